@@ -1,0 +1,85 @@
+"""Health checks behind ``modelyard doctor``: is each configured store reachable, and if not,
+what to do about it. A capability that adds a store adds a check with :func:`register_check`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from modelyard.errors import ModelyardError
+from modelyard.storage import Workspace
+
+__all__ = ["CheckResult", "register_check", "run_checks"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    ok: bool
+    target: str
+    detail: str
+    fix: str = ""
+    seconds: float = 0.0
+
+
+Check = Callable[[Workspace], tuple[str, str]]
+"""Returns (target, detail) or raises; a ModelyardError's message becomes the fix."""
+
+_CHECKS: dict[str, tuple[Check, str]] = {}
+
+
+def register_check(name: str, check: Check, fix: str) -> None:
+    _CHECKS[name] = (check, fix)
+
+
+def _metadata(ws: Workspace) -> tuple[str, str]:
+    from modelyard.storage.metadata import SCHEMA_HEAD, redact
+
+    store = ws.metadata
+    revision = store.db.current_revision()
+    return redact(store.uri), f"{store.dialect}, schema {revision} (head {SCHEMA_HEAD})"
+
+
+def _artifacts(ws: Workspace) -> tuple[str, str]:
+    ws.artifacts.check()
+    return ws.artifacts.root, "writable" if ws.artifacts.is_local else "bucket reachable"
+
+
+register_check(
+    "metadata store",
+    _metadata,
+    "Set MODELYARD_METADATA_URI to sqlite:///path/modelyard.db or a reachable "
+    "postgresql://user@host/db (start PostgreSQL if it is down).",
+)
+register_check(
+    "artifact store",
+    _artifacts,
+    "Set MODELYARD_ARTIFACT_URI to a writable file:// directory or an s3://bucket/prefix "
+    "(for S3 check AWS credentials and MODELYARD_S3_ENDPOINT_URL).",
+)
+
+
+def run_checks(ws: Workspace) -> list[CheckResult]:
+    results = []
+    for name, (check, fix) in _CHECKS.items():
+        start = time.perf_counter()
+        try:
+            target, detail = check(ws)
+            results.append(CheckResult(name, True, target, detail, "", time.perf_counter() - start))
+        except ModelyardError as exc:
+            results.append(
+                CheckResult(name, False, "", exc.message, fix, time.perf_counter() - start)
+            )
+        except Exception as exc:  # doctor reports every failure instead of crashing
+            results.append(
+                CheckResult(
+                    name,
+                    False,
+                    "",
+                    f"{type(exc).__name__}: {exc}",
+                    fix,
+                    time.perf_counter() - start,
+                )
+            )
+    return results

@@ -1,0 +1,119 @@
+"""scikit-learn models and Pipelines, stored with skops (no pickle).
+
+skops refuses to build any type that is not on its allow-list. We add a short list of types that
+are safe to rebuild from data (LightGBM and XGBoost estimators inside a Pipeline, and a few
+containers); anything else — a custom transformer, a function by import path — must be trusted
+by the caller (``trust=True`` or ``trusted_types=[...]``) or declared at save time and anchored
+by the registry's hashes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelyard.errors import DependencyMissingError, IntegrityError, UntrustedModelError
+from modelyard.flavors.base import Flavor, LoadedModel, ModelManifest
+
+PAYLOAD = "model.skops"
+
+SAFE_EXTRA_TYPES = frozenset(
+    {
+        "collections.OrderedDict",
+        "functools.partial",  # its function is audited as a separate node
+        "sklearn.utils.validation.check_array",
+        "collections.defaultdict",
+        "builtins.slice",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "lightgbm.sklearn.LGBMRanker",
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn._loss.link.Interval",
+        "sklearn._loss.link.IdentityLink",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.MultinomialLogit",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfSquaredError",
+        "sklearn._loss.loss.HalfMultinomialLoss",
+        "numpy.dtype",
+        "pandas.core.indexes.base.Index",
+    }
+)
+
+
+def _skops() -> Any:
+    try:
+        import skops.io as sio
+    except ImportError as exc:  # pragma: no cover - skops is a core dependency
+        raise DependencyMissingError.for_extra("skops", "core") from exc
+    return sio
+
+
+class SklearnModel(LoadedModel):
+    def _predict(self, frame: pd.DataFrame) -> Any:
+        return self.raw.predict(frame)
+
+    def _predict_proba(self, frame: pd.DataFrame) -> Any:
+        return self.raw.predict_proba(frame)
+
+
+class SklearnFlavor(Flavor):
+    name = "sklearn"
+    libraries = ("scikit-learn", "skops", "scipy")
+
+    def accepts(self, model: Any) -> bool:
+        try:
+            from sklearn.base import BaseEstimator
+        except ImportError:  # pragma: no cover
+            return False
+        return isinstance(model, BaseEstimator)
+
+    def save(self, model: Any, directory: Path) -> dict[str, Any]:
+        sio = _skops()
+        path = directory / PAYLOAD
+        sio.dump(model, path)
+        unknown = sorted(set(sio.get_untrusted_types(file=path)) - SAFE_EXTRA_TYPES)
+        classes = getattr(model, "classes_", None)
+        return {
+            "classes": [_plain(c) for c in classes] if classes is not None else None,
+            "capabilities": {
+                "predict_proba": hasattr(model, "predict_proba") and classes is not None
+            },
+            "flavor_options": {"estimator": f"{type(model).__module__}.{type(model).__qualname__}"},
+            "needs_types": unknown,
+        }
+
+    def load(
+        self, directory: Path, manifest: ModelManifest, *, trust: bool, trusted_types: list[str]
+    ) -> LoadedModel:
+        sio = _skops()
+        path = directory / PAYLOAD
+        try:
+            found = set(sio.get_untrusted_types(file=path))
+        except Exception as exc:  # skops raises several types for a damaged archive
+            raise IntegrityError(
+                f"{path} is not a readable skops archive: {exc}", path=str(path)
+            ) from exc
+        allowed = SAFE_EXTRA_TYPES | set(trusted_types)
+        unknown = sorted(found - allowed)
+        if unknown and not trust:
+            raise UntrustedModelError(
+                f"The model at {directory} would build types that are not known to be safe: "
+                f"{', '.join(unknown)}. Review them, then load with trusted_types=[...] listing "
+                "them, or trust=True if you trust the model's author.",
+                path=str(directory),
+                untrusted_types=unknown,
+            )
+        model = sio.load(path, trusted=sorted(found))
+        return SklearnModel(model, manifest, directory)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

@@ -1,0 +1,277 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations create exactly these; a test compares.
+
+Times are milliseconds since the epoch (BIGINT), as in MLflow, so both dialects sort and compare
+them the same way.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+_ms = sa.BigInteger
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(256), nullable=False, unique=True),
+    sa.Column("artifact_location", sa.String(1024), nullable=False),
+    sa.Column("lifecycle_stage", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("created_at", _ms, nullable=False),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column(
+        "experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), primary_key=True
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.String(8000), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column(
+        "experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False
+    ),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_time", _ms, nullable=False),
+    sa.Column("end_time", _ms),
+    sa.Column("user", sa.String(256), nullable=False),
+    sa.Column("artifact_uri", sa.String(1024), nullable=False),
+    sa.Column("parent_run_id", sa.String(32)),
+    sa.Column("code_version", sa.String(64)),
+    sa.Column("source", sa.String(1024)),
+    sa.Column("lifecycle_stage", sa.String(16), nullable=False, server_default="active"),
+    sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    sa.Index("ix_runs_parent", "parent_run_id"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.String(6000), nullable=False),
+    sa.Index("ix_params_key_run", "key", "run_id"),
+)
+
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.String(8000), nullable=False),
+    sa.Index("ix_run_tags_key_run", "key", "run_id"),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", _ms, nullable=False),
+    sa.Column("value", sa.Float(precision=53)),  # NULL stores NaN
+    # Covering index: a metric's history is one index range scan, never a table lookup.
+    sa.Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "value", "id"),
+)
+
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Float(precision=53)),  # NULL stores NaN
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", _ms, nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+run_inputs = sa.Table(
+    "run_inputs",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("context", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("source", sa.String(2048), nullable=False),
+    sa.Column("num_rows", sa.BigInteger),
+    sa.Column("schema", sa.JSON, nullable=False),
+    sa.Index("ix_run_inputs_digest", "digest"),
+)
+
+artifact_files = sa.Table(
+    "artifact_files",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+)
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("description", sa.String(5000), nullable=False, server_default=""),
+    sa.Column("created_at", _ms, nullable=False),
+    sa.Column("updated_at", _ms, nullable=False),
+)
+
+registered_model_tags = sa.Table(
+    "registered_model_tags",
+    metadata,
+    sa.Column(
+        "name",
+        sa.String(128),
+        sa.ForeignKey("registered_models.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.String(5000), nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column(
+        "name",
+        sa.String(128),
+        sa.ForeignKey("registered_models.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("artifact_uri", sa.String(1024), nullable=False),
+    sa.Column("source", sa.String(1024), nullable=False, server_default=""),
+    sa.Column("flavor", sa.String(64), nullable=False),
+    sa.Column("stage", sa.String(32)),
+    sa.Column("description", sa.String(5000), nullable=False, server_default=""),
+    sa.Column("signature", sa.JSON, nullable=False),
+    sa.Column("files", sa.JSON, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("created_at", _ms, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("updated_at", _ms, nullable=False),
+    sa.Index("ix_model_versions_run", "run_id"),
+)
+
+model_version_tags = sa.Table(
+    "model_version_tags",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.String(5000), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"], ondelete="CASCADE"
+    ),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column(
+        "name",
+        sa.String(128),
+        sa.ForeignKey("registered_models.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("alias", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+stage_transitions = sa.Table(
+    "stage_transitions",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("from_stage", sa.String(32)),
+    sa.Column("to_stage", sa.String(32)),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("timestamp", _ms, nullable=False),
+    sa.Column("reason", sa.String(5000), nullable=False, server_default=""),
+    sa.Index("ix_stage_transitions_name_ts", "name", "timestamp"),
+)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("secret", sa.String(256), nullable=False),
+    sa.Column("model_name", sa.String(128)),
+    sa.Column("created_at", _ms, nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("timestamp", _ms, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("action", sa.String(128), nullable=False),
+    sa.Column("object_type", sa.String(64), nullable=False),
+    sa.Column("object_id", sa.String(512), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_audit_object", "object_type", "object_id"),
+    sa.Index("ix_audit_timestamp", "timestamp"),
+)
+
+lineage_edges = sa.Table(
+    "lineage_edges",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("source_kind", sa.String(64), nullable=False),
+    sa.Column("source_id", sa.String(512), nullable=False),
+    sa.Column("target_kind", sa.String(64), nullable=False),
+    sa.Column("target_id", sa.String(512), nullable=False),
+    sa.Column("relation", sa.String(64), nullable=False),
+    sa.Column("timestamp", _ms, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.UniqueConstraint(
+        "source_kind", "source_id", "target_kind", "target_id", "relation", name="uq_lineage_edge"
+    ),
+    sa.Index("ix_lineage_target", "target_kind", "target_id"),
+)
