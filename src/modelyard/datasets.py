@@ -276,7 +276,7 @@ def _label(
         )
         score = np.where(after, shifted, score)
     threshold = np.quantile(score, 1.0 - rate)
-    return (score > threshold).astype(np.int64)
+    return np.asarray(score > threshold, dtype=np.int64)
 
 
 def write_transactions(
