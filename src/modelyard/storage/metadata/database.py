@@ -83,7 +83,9 @@ class Database:
         try:
             self.ensure_schema()
         except sa.exc.DBAPIError as exc:  # the first connection: any failure means unusable
-            raise StoreUnavailableError(self.unreachable_message(exc), uri=redact(self.uri)) from exc
+            raise StoreUnavailableError(
+                self.unreachable_message(exc), uri=redact(self.uri)
+            ) from exc
 
     # -- connections ------------------------------------------------------------------------
     def _prepare_sqlite_path(self, url: str) -> None:
@@ -95,7 +97,8 @@ class Database:
                 raise StoreUnavailableError(
                     f"Cannot create the directory of the metadata database {path!r}: "
                     f"{exc.strerror}. Point MODELYARD_METADATA_URI (or MODELYARD_HOME) at a "
-                    "writable location.", uri=redact(self.uri),
+                    "writable location.",
+                    uri=redact(self.uri),
                 ) from exc
 
     def _check_fork(self) -> None:
@@ -133,14 +136,18 @@ class Database:
         first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
         if self.dialect == "postgresql" and "does not exist" in first:
             database = self.engine.url.database
-            fix = f"Create it (`createdb {database}`) or point MODELYARD_METADATA_URI at another one."
+            fix = (
+                f"Create it (`createdb {database}`) or point MODELYARD_METADATA_URI at another one."
+            )
         elif self.dialect == "postgresql":
             fix = (
                 "Start PostgreSQL (e.g. `pg_ctlcluster <version> main start`) or point "
                 "MODELYARD_METADATA_URI at a reachable server."
             )
         elif "not a database" in first:
-            fix = "That file is not a SQLite database: point MODELYARD_METADATA_URI at another path."
+            fix = (
+                "That file is not a SQLite database: point MODELYARD_METADATA_URI at another path."
+            )
         else:
             fix = "Check that the directory exists and is writable, or set MODELYARD_METADATA_URI."
         return f"Cannot reach the metadata database {redact(self.uri)}: {first}. {fix}"
