@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -60,16 +61,15 @@ def test_concurrent_writers_lose_nothing(
 
 def test_concurrent_first_connect_migrates_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_open, args=(uri,)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0] * 4
+    with ProcessPoolExecutor(4, mp_context=mp.get_context("spawn")) as pool:
+        # .result() re-raises a worker's exception with its traceback
+        counts = [f.result(timeout=300) for f in [pool.submit(_open, uri) for _ in range(4)]]
+    assert counts == [0, 0, 0, 0]
 
 
-def _open(uri: str) -> None:
+def _open(uri: str) -> int:
     store = open_metadata_store(uri)
-    store.tracking.list_experiments()
-    store.close()
+    try:
+        return len(store.tracking.list_experiments())
+    finally:
+        store.close()

@@ -218,6 +218,20 @@ class Database:
             self._upserts[cache_key] = stmt
         conn.execute(stmt, list(rows))
 
+    def insert_if_absent(
+        self, conn: Connection, table: sa.Table, row: Mapping[str, Any], keys: Sequence[str]
+    ) -> bool:
+        """INSERT ... ON CONFLICT DO NOTHING for one row; True when the row was inserted.
+
+        Unlike SELECT-then-INSERT this is safe when two transactions create the same row at once
+        (PostgreSQL's SELECT ... FOR UPDATE cannot lock a row that does not exist yet)."""
+        cache_key = (table.name, tuple(keys), (), None)
+        stmt = self._upserts.get(cache_key)
+        if stmt is None:
+            stmt = self._upsert_statement(table, keys, (), None)
+            self._upserts[cache_key] = stmt
+        return bool(conn.execute(stmt, dict(row)).rowcount == 1)
+
     def add_edge(
         self,
         conn: Connection,
@@ -307,10 +321,10 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         # Take transaction control from the sqlite3 module so BEGIN is ours to issue.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait for a lock
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA case_sensitive_like=ON")  # LIKE as in PostgreSQL; ILIKE ignores case
         cur.close()
 

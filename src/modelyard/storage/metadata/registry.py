@@ -228,8 +228,18 @@ class RegistryStore:
         """Register the next version of ``name`` (creating the registered model if needed)."""
         check_model_name(name)
         with self.db.write() as conn:
-            if self._model_row(conn, name, lock=True) is None:
-                self._insert_model(conn, name, "", None, actor)
+            ts0 = now_ms()
+            new_model = {"name": name, "description": "", "created_at": ts0, "updated_at": ts0}
+            if self.db.insert_if_absent(conn, t.registered_models, new_model, ["name"]):
+                self.db.audit(
+                    conn,
+                    actor,
+                    "registered_model.create",
+                    "registered_model",
+                    name,
+                    {"description": "", "tags": {}},
+                )
+            self._model_row(conn, name, lock=True)  # serialize version numbering per model
             version = (
                 conn.execute(
                     sa.select(sa.func.max(t.model_versions.c.version)).where(
