@@ -238,7 +238,8 @@ class DuckDBOfflineStore(OfflineStore):
         import duckdb
 
         try:
-            return relation.to_arrow_table()
+            to_table = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+            return to_table()
         except duckdb.Error as exc:
             raise DataValidationError(f"{what} failed: {_first_line(exc)}") from exc
 
@@ -384,10 +385,9 @@ class DuckDBOfflineStore(OfflineStore):
         with self._cursor() as cur:
             rows = self._rows_sql(cur, view, list(view.features), min_ts=start, max_ts=end)
             query = sql.latest_values_sql(view, rows, start, end)
-            reader = self._run(cur, query, f"feature view {view.name!r}").fetch_record_batch(
-                batch_rows
-            )
-            yield from reader
+            relation = self._run(cur, query, f"feature view {view.name!r}")
+            to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+            yield from to_reader(batch_rows)
 
     def sample_keys(self, view: ViewQuery, n: int, at_ms: int, seed: int = 0) -> Any:
         keys = ", ".join(sql.ident(k) for k in view.join_keys)
