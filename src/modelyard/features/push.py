@@ -27,6 +27,9 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
 }
 
 
+_ABSENT = object()
+
+
 def to_epoch_ms(value: Any) -> int:
     """A timestamp (datetime, pandas / numpy time, ISO-8601 text, or epoch ms) as epoch ms;
     naive times are UTC."""
@@ -57,7 +60,7 @@ def _columns(rows: Any) -> tuple[dict[str, list[Any]], int]:
             "Pushed rows must be a DataFrame, a mapping or a list of mappings.", field="rows"
         )
     names = list(dict.fromkeys(k for r in rows for k in r))
-    return {n: [r.get(n) for r in rows] for n in names}, len(rows)
+    return {n: [r.get(n, _ABSENT) for r in rows] for n in names}, len(rows)
 
 
 def _check_value(view: str, column: str, dtype: str, i: int, value: Any) -> Any:
@@ -102,6 +105,15 @@ def _validate(
             view=view.name,
             unknown=extra,
         )
+    for name in needed:
+        if _ABSENT in columns[name]:
+            i = columns[name].index(_ABSENT)
+            raise DataValidationError(
+                f"Pushed row {i} has no column {name!r} (other rows have it); give every row "
+                "the same columns. Nothing was written.",
+                row=i,
+                column=name,
+            )
     for key in join_keys:
         for i, v in enumerate(columns[key]):
             if hasattr(v, "item"):  # numpy scalar
