@@ -19,7 +19,7 @@ from feature_helpers import (
 )
 
 from modelyard.errors import DataValidationError, InvalidArgumentError, NotFoundError, SpecError
-from modelyard.features import Aggregation, Entity, FeatureService, FeatureStore, FeatureView
+from modelyard.features import Entity, FeatureService, FeatureStore, FeatureView
 
 SPAN = 3600
 
@@ -218,7 +218,7 @@ def test_timezone_aware_entity_times_are_utc(fs: FeatureStore, tmp_path: Path) -
 # -- bad input ------------------------------------------------------------------------------
 def test_entity_rows_missing_keys_or_times(fs: FeatureStore, tmp_path: Path) -> None:
     _setup(fs, tmp_path, 0)
-    with pytest.raises(DataValidationError, match="no column 'merchant_id'.*join key of c"):
+    with pytest.raises(DataValidationError, match=r"no column 'merchant_id'.*join key of c"):
         fs.get_historical_features(
             pd.DataFrame({"customer_id": [1], "event_timestamp": [T0]}), "all"
         )
