@@ -126,7 +126,14 @@ class StreamProcessor:
         return self.stats
 
     def process(self, batch: Sequence[StreamEvent]) -> int:
-        """Apply one batch (log, update states and rows atomically, acknowledge)."""
+        """Apply one batch, then acknowledge it. Returns the entities written."""
+        written = self.apply(batch)
+        self.stream.ack(self.group, [e.id for e in batch])
+        return written
+
+    def apply(self, batch: Sequence[StreamEvent]) -> int:
+        """Steps 2-3 (log the events; update states and rows in one transaction), without the
+        acknowledgement: applying a batch twice changes nothing the second time."""
         events, bad = [], []
         for raw in batch:
             try:
@@ -145,7 +152,6 @@ class StreamProcessor:
             written = self.workspace.online.transact(
                 self.view.name, list(grouped), self._updater(grouped)
             )
-        self.stream.ack(self.group, [e.id for e in batch])
         self.stats.events += len(batch)
         self.stats.dead_lettered += len(bad)
         self.stats.applied_entities += written

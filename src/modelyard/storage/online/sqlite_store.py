@@ -187,9 +187,8 @@ class SqliteOnlineStore(OnlineStore):
         return int(removed)
 
     def check(self) -> str:
-        conn = self._conn()
-        rows = conn.execute("SELECT count(*) FROM online_features").fetchone()[0]
-        return f"SQLite {sqlite3.sqlite_version}, {rows} rows"
+        self._conn().execute("SELECT 1 FROM online_features LIMIT 1").fetchall()
+        return f"SQLite {sqlite3.sqlite_version}, {self.path}"
 
 
 def _row(found: tuple[int, str] | None, fields: Sequence[str]) -> OnlineRow | None:
