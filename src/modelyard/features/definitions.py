@@ -73,9 +73,17 @@ def parse_duration(value: Any) -> int:
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
+def _duration_ms(value: Any) -> int:
+    """parse_duration for validators (pydantic collects ValueErrors with their paths)."""
+    try:
+        return parse_duration(value)
+    except InvalidArgumentError as exc:
+        raise ValueError(exc.message) from None
+
+
 def format_duration(ms: int) -> str:
     """The shortest exact form: 600000 -> '10m'."""
-    for unit in ("w", "d", "h", "m", "s"):
+    for unit in ("d", "h", "m", "s"):  # days, not weeks: "7d" reads as written
         if ms and ms % _UNIT_MS[unit] == 0:
             return f"{ms // _UNIT_MS[unit]}{unit}"
     return f"{ms}ms"
@@ -131,7 +139,7 @@ class Aggregation(_Spec):
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, value: Any) -> str:
-        ms = parse_duration(value)
+        ms = _duration_ms(value)
         if ms <= 0:
             raise ValueError("window must be positive")
         return format_duration(ms)
@@ -226,7 +234,7 @@ class FeatureView(_Spec):
     def _ttl(cls, value: Any) -> str | None:
         if value is None:
             return None
-        ms = parse_duration(value)
+        ms = _duration_ms(value)
         if ms < 0:
             raise ValueError("ttl must not be negative")
         return format_duration(ms) if ms else None

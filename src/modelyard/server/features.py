@@ -8,10 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from modelyard.errors import DependencyMissingError
 from modelyard.storage import Workspace
 
 __all__ = ["create_app", "serve"]
+
+
+class OnlineRequest(BaseModel):
+    """Body of ``POST /v1/features/online``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    features: list[str] | None = Field(None, description="'view:feature' or 'view' refs")
+    feature_service: str | None = None
+    entities: dict[str, list[Any]] | None = Field(None, description="join key -> values")
+    entity_rows: list[dict[str, Any]] | None = None
+    full_feature_names: bool = False
+    at: str | int | None = Field(None, description="read as of this time (ISO-8601 / ms)")
 
 
 def _json(data: Any) -> Any:
@@ -33,20 +48,8 @@ def create_app(workspace: Workspace) -> Any:
         from fastapi.responses import JSONResponse
     except ImportError as exc:
         raise DependencyMissingError.for_extra("fastapi", "serve") from exc
-    from pydantic import BaseModel, ConfigDict, Field
-
     from modelyard.errors import ModelyardError, SpecError
     from modelyard.features import FeatureStore
-
-    class OnlineRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
-        features: list[str] | None = Field(None, description="'view:feature' or 'view' refs")
-        feature_service: str | None = None
-        entities: dict[str, list[Any]] | None = Field(None, description="join key -> values")
-        entity_rows: list[dict[str, Any]] | None = None
-        full_feature_names: bool = False
-        at: str | int | None = Field(None, description="read as of this time (ISO-8601 / ms)")
 
     store = FeatureStore(workspace)
     app = FastAPI(title="modelyard feature server")
