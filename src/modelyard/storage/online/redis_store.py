@@ -74,6 +74,9 @@ def redis_client(url: str, socket_timeout: float = 5.0, connect_timeout: float =
 
 
 def _unreachable(uri: str, exc: BaseException) -> StoreUnavailableError:
+    from modelyard.storage.metadata import redact
+
+    uri = redact(uri)
     return StoreUnavailableError(
         f"Cannot reach Redis at {uri}: {exc}. Start it (e.g. `redis-server --daemonize yes`) or "
         "point MODELYARD_ONLINE_URI elsewhere.",
