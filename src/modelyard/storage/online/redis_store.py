@@ -30,7 +30,25 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], '__ts', unpack(ARGV))
 return 1
 """
+_READ_MANY = """
+local rows = {}
+for i, key in ipairs(KEYS) do
+  local vals = redis.call('HMGET', key, unpack(ARGV))
+  if not vals[1] then
+    rows[i] = 'null'
+  else
+    local parts = {vals[1]}
+    for j = 2, #ARGV do parts[j] = vals[j] or '{}' end
+    rows[i] = '[' .. table.concat(parts, ',') .. ']'
+  end
+end
+return '[' .. table.concat(rows, ',') .. ']'
+"""
+"""Reads every entity of one view and returns ONE JSON document: ``null`` for an entity with no
+hash, else ``[ts, value, ...]`` (stored values are JSON already; ``{}`` marks a field the hash
+does not hold). One bulk reply parsed by the C JSON decoder instead of one reply per value."""
 _CHUNK = 1000
+_DIGITS = frozenset(b"-0123456789")
 _MAX_RETRIES = 50
 
 
@@ -73,6 +91,27 @@ def redis_client(url: str, socket_timeout: float = 5.0, connect_timeout: float =
     )
 
 
+def _decode(raw: bytes) -> Any:
+    """A stored (JSON) value; numbers take a fast path that skips the JSON parser."""
+    if raw[0] in _DIGITS:
+        if b"." in raw or b"e" in raw or b"E" in raw or b"n" in raw:  # 1.5, 1e-05, -Infinity
+            return float(raw)
+        return int(raw)
+    return json.loads(raw.decode())
+
+
+def _row(reply: Sequence[bytes | None]) -> OnlineRow | None:
+    if reply[0] is None:
+        return None
+    return OnlineRow(int(reply[0]), tuple(MISSING if v is None else _decode(v) for v in reply[1:]))
+
+
+def _json_row(row: list[Any] | None) -> OnlineRow | None:
+    if row is None:
+        return None
+    return OnlineRow(int(row[0]), tuple(MISSING if v == {} else v for v in row[1:]))
+
+
 def _unreachable(uri: str, exc: BaseException) -> StoreUnavailableError:
     from modelyard.storage.metadata import redact
 
@@ -93,6 +132,7 @@ class RedisOnlineStore(OnlineStore):
         )
         self._prefix = f"{self.options.namespace}:"
         self._replace = self.client.register_script(_REPLACE_IF_NEWER)
+        self._read_many = self.client.register_script(_READ_MANY)
 
     def _key(self, view: str, key: str) -> str:
         return f"{self._prefix}f:{view}:{key}"
@@ -104,30 +144,21 @@ class RedisOnlineStore(OnlineStore):
     def read(self, reads: Sequence[OnlineRead]) -> list[list[OnlineRow | None]]:
         import redis
 
-        pipe = self.client.pipeline(transaction=False)
         prefix = self._prefix
-        for r in reads:
-            head = f"{prefix}f:{r.view}:"
-            for key in r.keys:
-                pipe.hmget(head + key, "__ts", *r.fields)
         try:
+            if len(reads) == 1 and len(reads[0].keys) == 1:  # the common case: no pipeline
+                r = reads[0]
+                reply = self.client.hmget(f"{prefix}f:{r.view}:{r.keys[0]}", "__ts", *r.fields)
+                return [[_row(reply)]]
+            pipe = self.client.pipeline(transaction=False)
+            for r in reads:  # one script call per view reads all its entities server-side
+                head = f"{prefix}f:{r.view}:"
+                keys = [head + k for k in r.keys]
+                self._read_many(keys=keys, args=["__ts", *r.fields], client=pipe)
             replies = pipe.execute()
         except redis.ConnectionError as exc:
             raise _unreachable(self.options.url, exc) from exc
-        out: list[list[OnlineRow | None]] = []
-        i = 0
-        loads = json.loads
-        for r in reads:
-            rows: list[OnlineRow | None] = []
-            for reply in replies[i : i + len(r.keys)]:
-                if reply[0] is None:
-                    rows.append(None)
-                else:
-                    values = tuple(MISSING if v is None else loads(v) for v in reply[1:])
-                    rows.append(OnlineRow(int(reply[0]), values))
-            out.append(rows)
-            i += len(r.keys)
-        return out
+        return [[_json_row(row) for row in json.loads(reply)] for reply in replies]
 
     # -- writes -----------------------------------------------------------------------------
     def _queue_write(self, pipe: Any, view: str, rows: Iterable[RowInput]) -> int:

@@ -15,7 +15,6 @@ import threading
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -125,17 +124,24 @@ class SqliteOnlineStore(OnlineStore):
         out = []
         for r in reads:
             if len(r.keys) == 1:
-                found = {k: (ts, p) for k, ts, p in conn.execute(_READ_ONE, (r.view, r.keys[0]))}
+                rows = conn.execute(_READ_ONE, (r.view, r.keys[0])).fetchall()
             else:
-                found = {}
+                rows = []
                 for i in range(0, len(r.keys), _CHUNK):
                     chunk = r.keys[i : i + _CHUNK]
                     query = (
                         "SELECT entity_key, event_ms, payload FROM online_features WHERE view = ? "
                         f"AND entity_key IN ({','.join('?' * len(chunk))})"
                     )
-                    found.update({k: (ts, p) for k, ts, p in conn.execute(query, (r.view, *chunk))})
-            out.append([_row(found.get(k), r.fields) for k in r.keys])
+                    rows += conn.execute(query, (r.view, *chunk)).fetchall()
+            # one JSON parse for all payloads of the view (not one call per entity)
+            payloads = json.loads("[" + ",".join(p for _, _, p in rows) + "]")
+            fields = r.fields
+            found = {
+                key: OnlineRow(ts, tuple(values.get(f, MISSING) for f in fields))
+                for (key, ts, _), values in zip(rows, payloads)
+            }
+            out.append([found.get(k) for k in r.keys])
         return out
 
     # -- writes -----------------------------------------------------------------------------
@@ -189,10 +195,3 @@ class SqliteOnlineStore(OnlineStore):
     def check(self) -> str:
         self._conn().execute("SELECT 1 FROM online_features LIMIT 1").fetchall()
         return f"SQLite {sqlite3.sqlite_version}, {self.path}"
-
-
-def _row(found: tuple[int, str] | None, fields: Sequence[str]) -> OnlineRow | None:
-    if found is None:
-        return None
-    values: dict[str, Any] = json.loads(found[1])
-    return OnlineRow(found[0], tuple(values.get(f, MISSING) for f in fields))
