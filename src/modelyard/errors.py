@@ -141,7 +141,9 @@ def suggest(value: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
     """Return `` (did you mean 'x'?)`` for the closest choice, or an empty string."""
     import difflib
 
-    close = difflib.get_close_matches(value, sorted(choices), n=3, cutoff=0.6)
+    lowered = value.lower()
+    prefixed = [c for c in sorted(choices) if lowered and c.lower().startswith(lowered)]
+    close = prefixed[:3] or difflib.get_close_matches(value, sorted(choices), n=3, cutoff=0.6)
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"

@@ -519,7 +519,8 @@ class RegistryStore:
                     moves.append((holder, target, Stage.ARCHIVED.value))
             if current.stage != target:
                 moves.append((number, current.stage, target))
-            ids = [self._move(conn, name, v, old, new, actor, reason) for v, old, new in moves]
+            ts = now_ms()  # one instant: the old holder leaves as the new one arrives
+            ids = [self._move(conn, name, v, old, new, actor, reason, ts) for v, old, new in moves]
         return self.get_stage_history(name, transition_ids=ids)
 
     def _move(
@@ -531,8 +532,8 @@ class RegistryStore:
         new: str,
         actor: str,
         reason: str,
+        ts: int,
     ) -> int:
-        ts = now_ms()
         conn.execute(
             t.model_versions.update()
             .where(t.model_versions.c.name == name, t.model_versions.c.version == version)
