@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from feature_helpers import make_workspace
 
 from modelyard.features import FeatureStore
+from tests.features.feature_helpers import make_workspace
 
 
 @pytest.fixture

@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from feature_helpers import (
+
+from modelyard.errors import DataValidationError, InvalidArgumentError, NotFoundError, SpecError
+from modelyard.features import Entity, FeatureService, FeatureStore, FeatureView
+from tests.features.feature_helpers import (
     T0,
     assert_rows_equal,
     brute_force_pit,
@@ -17,9 +20,6 @@ from feature_helpers import (
     random_feature_rows,
     seconds,
 )
-
-from modelyard.errors import DataValidationError, InvalidArgumentError, NotFoundError, SpecError
-from modelyard.features import Entity, FeatureService, FeatureStore, FeatureView
 
 SPAN = 3600
 

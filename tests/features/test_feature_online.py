@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from feature_helpers import T0, make_workspace
 
 from modelyard.errors import DataValidationError, InvalidArgumentError
 from modelyard.features import Entity, FeatureService, FeatureStore, FeatureView
+from tests.features.feature_helpers import T0, make_workspace
 
 H = pd.Timedelta("1h")
 

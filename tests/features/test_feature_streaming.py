@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from feature_helpers import T0, assert_rows_equal, brute_force_window, make_workspace
 
 from modelyard.features import FeatureStore, parse_duration
+from tests.features.feature_helpers import T0, assert_rows_equal, brute_force_window, make_workspace
 
 pytestmark = pytest.mark.redis
 

@@ -22,7 +22,7 @@ T0 = pd.Timestamp("2026-01-01")
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    from conftest import free_port
+    from tests.conftest import free_port
 
     home = tmp_path / "home"
     ws = Workspace(Settings.resolve(home=str(home)))
