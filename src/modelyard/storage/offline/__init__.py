@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from modelyard.errors import UnknownSchemeError, suggest
 from modelyard.storage.offline.base import EntityInput, OfflineStore
 from modelyard.storage.offline.duckdb_store import DuckDBOfflineOptions, DuckDBOfflineStore
+from modelyard.storage.schemes import SchemeRegistry
 
 __all__ = [
     "DuckDBOfflineOptions",
@@ -24,11 +24,13 @@ __all__ = [
     "register_offline_scheme",
 ]
 
-_SCHEMES: dict[str, Callable[..., OfflineStore]] = {}
+_REGISTRY: SchemeRegistry[OfflineStore] = SchemeRegistry(
+    "offline store", "duckdb:///path/to/offline or s3://bucket/prefix"
+)
 
 
 def register_offline_scheme(scheme: str, factory: Callable[..., OfflineStore]) -> None:
-    _SCHEMES[scheme] = factory
+    _REGISTRY.register(scheme, factory)
 
 
 for _scheme in ("duckdb", "file", "s3", "memory"):
@@ -36,18 +38,8 @@ for _scheme in ("duckdb", "file", "s3", "memory"):
 
 
 def known_schemes() -> list[str]:
-    return sorted(_SCHEMES)
+    return _REGISTRY.known()
 
 
 def open_offline_store(uri: str, **options: Any) -> OfflineStore:
-    scheme = uri.partition("://")[0].lower() if "://" in uri else ""
-    factory = _SCHEMES.get(scheme)
-    if factory is None:
-        raise UnknownSchemeError(
-            f"Unknown offline store scheme {scheme or uri!r} in {uri!r}"
-            f"{suggest(scheme, list(_SCHEMES))}. Known schemes: {', '.join(known_schemes())}. "
-            "Example: duckdb:///path/to/offline or s3://bucket/prefix.",
-            uri=uri,
-            known=known_schemes(),
-        )
-    return factory(uri, **options)
+    return _REGISTRY.open(uri, **options)

@@ -19,11 +19,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.entities import OfflineSource, ViewQuery
 from modelyard.errors import (
-    ConfigError,
     DataValidationError,
     DependencyMissingError,
     InvalidArgumentError,
@@ -32,6 +31,7 @@ from modelyard.errors import (
 )
 from modelyard.storage.offline import sql
 from modelyard.storage.offline.base import EntityInput, OfflineStore
+from modelyard.storage.schemes import validate_options
 
 __all__ = ["DuckDBOfflineOptions", "DuckDBOfflineStore"]
 
@@ -60,16 +60,8 @@ class DuckDBOfflineOptions(BaseModel):
             root = rest if rest.startswith("/") else str(Path(rest).resolve())
         else:
             root = f"{scheme}://{rest}"
-        try:
-            return cls(root=root.rstrip("/") or "/", **params, **extra)
-        except ValidationError as exc:
-            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-            raise ConfigError(
-                f"Invalid offline store URI {uri!r}: {'; '.join(problems)}. Known options: "
-                f"{', '.join(f for f in cls.model_fields if f != 'root')}.",
-                uri=uri,
-                problems=problems,
-            ) from None
+        root = root.rstrip("/") or "/"
+        return validate_options(cls, uri, "offline store", root=root, **params, **extra)
 
 
 def _scheme(path: str) -> str:

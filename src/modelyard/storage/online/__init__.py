@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from modelyard.errors import UnknownSchemeError, suggest
 from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate
 from modelyard.storage.online.redis_store import RedisOnlineOptions, RedisOnlineStore, redis_client
 from modelyard.storage.online.sqlite_store import SqliteOnlineOptions, SqliteOnlineStore
+from modelyard.storage.schemes import SchemeRegistry
 
 __all__ = [
     "OnlineStore",
@@ -28,11 +28,13 @@ __all__ = [
     "register_online_scheme",
 ]
 
-_SCHEMES: dict[str, Callable[[str], OnlineStore]] = {}
+_REGISTRY: SchemeRegistry[OnlineStore] = SchemeRegistry(
+    "online store", "sqlite:///path/to/online.db or redis://127.0.0.1:6379/0?namespace=prod"
+)
 
 
 def register_online_scheme(scheme: str, factory: Callable[[str], OnlineStore]) -> None:
-    _SCHEMES[scheme] = factory
+    _REGISTRY.register(scheme, factory)
 
 
 register_online_scheme("sqlite", SqliteOnlineStore)
@@ -41,18 +43,8 @@ for _scheme in ("redis", "rediss", "unix"):
 
 
 def known_schemes() -> list[str]:
-    return sorted(_SCHEMES)
+    return _REGISTRY.known()
 
 
 def open_online_store(uri: str) -> OnlineStore:
-    scheme = uri.partition("://")[0].lower() if "://" in uri else ""
-    factory = _SCHEMES.get(scheme)
-    if factory is None:
-        raise UnknownSchemeError(
-            f"Unknown online store scheme {scheme or uri!r} in {uri!r}"
-            f"{suggest(scheme, list(_SCHEMES))}. Known schemes: {', '.join(known_schemes())}. "
-            "Example: sqlite:///path/to/online.db or redis://127.0.0.1:6379/0?namespace=prod.",
-            uri=uri,
-            known=known_schemes(),
-        )
-    return factory(uri)
+    return _REGISTRY.open(uri)

@@ -15,11 +15,12 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.entities import MISSING, OnlineRead, OnlineRow
-from modelyard.errors import ConfigError, DependencyMissingError, StoreUnavailableError
+from modelyard.errors import DependencyMissingError, StoreUnavailableError
 from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate
+from modelyard.storage.schemes import validate_options
 
 __all__ = ["RedisOnlineOptions", "RedisOnlineStore", "redis_client"]
 
@@ -68,16 +69,7 @@ class RedisOnlineOptions(BaseModel):
         parts = urllib.parse.urlsplit(uri)
         params = dict(urllib.parse.parse_qsl(parts.query))
         url = urllib.parse.urlunsplit(parts._replace(query=""))
-        try:
-            return cls(url=url, **params)
-        except ValidationError as exc:
-            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-            raise ConfigError(
-                f"Invalid online store URI {uri!r}: {'; '.join(problems)}. Known options: "
-                "namespace, socket_timeout, socket_connect_timeout.",
-                uri=uri,
-                problems=problems,
-            ) from None
+        return validate_options(cls, uri, "online store", url=url, **params)
 
 
 def redis_client(url: str, socket_timeout: float = 5.0, connect_timeout: float = 3.0) -> Any:

@@ -16,11 +16,12 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.entities import MISSING, OnlineRead, OnlineRow
-from modelyard.errors import ConfigError, StoreUnavailableError
+from modelyard.errors import StoreUnavailableError
 from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate
+from modelyard.storage.schemes import validate_options
 
 __all__ = ["SqliteOnlineOptions", "SqliteOnlineStore"]
 
@@ -57,16 +58,8 @@ class SqliteOnlineOptions(BaseModel):
         rest = uri.partition("://")[2]
         path, _, query = rest.partition("?")
         path = path[1:] if path.startswith("/") else path  # sqlite:///abs -> /abs
-        try:
-            return cls(path=path or "online.db", **dict(urllib.parse.parse_qsl(query)))
-        except ValidationError as exc:
-            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-            raise ConfigError(
-                f"Invalid online store URI {uri!r}: {'; '.join(problems)}. Known options: "
-                "busy_timeout_s, synchronous.",
-                uri=uri,
-                problems=problems,
-            ) from None
+        params = dict(urllib.parse.parse_qsl(query))
+        return validate_options(cls, uri, "online store", path=path or "online.db", **params)
 
 
 class SqliteOnlineStore(OnlineStore):
