@@ -2,7 +2,6 @@
 
 from modelyard.entities.audit import AuditEvent, LineageEdge, LineageNode
 from modelyard.entities.features import (
-    AGGREGATE_FUNCTIONS,
     DEFINITION_KINDS,
     FEATURE_DTYPES,
     MISSING,
@@ -37,7 +36,6 @@ from modelyard.entities.tracking import (
 )
 
 __all__ = [
-    "AGGREGATE_FUNCTIONS",
     "ALIAS_PATTERN",
     "DEFINITION_KINDS",
     "FEATURE_DTYPES",

@@ -13,8 +13,6 @@ DEFINITION_KINDS: tuple[str, ...] = ("entity", "feature_view", "feature_service"
 FEATURE_DTYPES: tuple[str, ...] = ("int64", "float64", "string", "bool")
 """The value types a feature may declare (aliases such as ``float`` are normalized to these)."""
 
-AGGREGATE_FUNCTIONS: tuple[str, ...] = ("count", "sum", "mean", "min", "max")
-
 ValueStatus = Literal["present", "expired", "not_found"]
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from modelyard.entities import AGGREGATE_FUNCTIONS, FEATURE_DTYPES
+from modelyard.entities import FEATURE_DTYPES
 from modelyard.errors import InvalidArgumentError
 
 __all__ = [
@@ -301,4 +301,3 @@ MODEL_OF: dict[str, type[Entity] | type[FeatureView] | type[FeatureService]] = {
     "feature_view": FeatureView,
     "feature_service": FeatureService,
 }
-AGGREGATES = AGGREGATE_FUNCTIONS

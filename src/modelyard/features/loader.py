@@ -10,7 +10,6 @@ source paths are resolved against the directory of the file that declares them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from pydantic import ValidationError
 
 from modelyard.errors import NotFoundError, SpecError, suggest
 from modelyard.features.definitions import (
-    KIND_OF,
     Definition,
     Entity,
     FeatureService,
@@ -146,10 +144,3 @@ def resolve_paths(definition: Definition, base: Path) -> Definition:
         return definition
     source = Source(path=str((base / path).resolve()), format=definition.source.format)
     return definition.model_copy(update={"source": source})
-
-
-def split(definitions: Iterable[Definition]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {"entity": [], "feature_view": [], "feature_service": []}
-    for d in definitions:
-        out[KIND_OF[type(d)]].append(d)
-    return out
