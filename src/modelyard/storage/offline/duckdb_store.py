@@ -275,7 +275,8 @@ class DuckDBOfflineStore(OfflineStore):
         with self._cursor() as cur:
             relation, n_rows = self._entity_relation(cur, entities)
             described = self._describe(cur, relation, "the entity rows")
-            self._check_entities(cur, relation, described, timestamp_column, views, n_rows)
+            _check_entity_columns(described, timestamp_column, views)
+            self._check_times_present(cur, entities, relation, timestamp_column, n_rows)
             ts = sql.timestamp_expr(timestamp_column, described[timestamp_column], "entity rows")
             joined = [
                 (view, self._rows_sql(cur, view, [c for c, _ in view.outputs])) for view in views
@@ -302,37 +303,18 @@ class DuckDBOfflineStore(OfflineStore):
         assert relation is not None
         return f"(SELECT *, row_number() OVER () - 1 AS __row FROM {relation})", None
 
-    def _check_entities(
-        self,
-        cur: Any,
-        relation: str,
-        described: Mapping[str, str],
-        timestamp_column: str,
-        views: Sequence[ViewQuery],
-        n_rows: int | None,
+    def _check_times_present(
+        self, cur: Any, entities: EntityInput, relation: str, column: str, n_rows: int | None
     ) -> None:
-        needed = list(dict.fromkeys([timestamp_column, *(k for v in views for k in v.join_keys)]))
-        missing = [c for c in needed if c not in described]
-        if missing:
-            for_views = sorted(v.name for v in views if set(v.join_keys) & set(missing))
-            raise DataValidationError(
-                f"The entity rows have no column {missing[0]!r} (needed: "
-                f"{', '.join(repr(c) for c in needed)}"
-                + (f"; join key of {', '.join(for_views)}" if for_views else "; the event time")
-                + f"). Their columns: {', '.join(c for c in described if c != '__row')}.",
-                missing=missing,
-                columns=list(described),
-            )
-        col = sql.ident(timestamp_column)
-        nulls = self._run(
-            cur, f"SELECT count(*) FILTER (WHERE {col} IS NULL) FROM {relation}", "entity rows"
-        ).fetchall()[0][0]
+        nulls = _null_count(entities, column)
+        if nulls is None:  # a file: count with DuckDB
+            query = f"SELECT count(*) FILTER (WHERE {sql.ident(column)} IS NULL) FROM {relation}"
+            nulls = self._run(cur, query, "entity rows").fetchall()[0][0]
         if nulls:
             raise DataValidationError(
                 f"{nulls} of {n_rows if n_rows is not None else 'the'} entity rows have no "
-                f"timestamp in {timestamp_column!r}; every row needs the time its features are "
-                "wanted for.",
-                column=timestamp_column,
+                f"timestamp in {column!r}; every row needs the time its features are wanted for.",
+                column=column,
                 null_rows=int(nulls),
             )
 
@@ -447,6 +429,31 @@ def _key_family(duck_type: str) -> str:
     return base
 
 
+def _check_entity_columns(
+    described: Mapping[str, str], timestamp_column: str, views: Sequence[ViewQuery]
+) -> None:
+    needed = list(dict.fromkeys([timestamp_column, *(k for v in views for k in v.join_keys)]))
+    missing = [c for c in needed if c not in described]
+    if missing:
+        for_views = sorted(v.name for v in views if set(v.join_keys) & set(missing))
+        raise DataValidationError(
+            f"The entity rows have no column {missing[0]!r} (needed: "
+            f"{', '.join(repr(c) for c in needed)}"
+            + (f"; join key of {', '.join(for_views)}" if for_views else "; the event time")
+            + f"). Their columns: {', '.join(c for c in described if c != '__row')}.",
+            missing=missing,
+            columns=list(described),
+        )
+
+
+def _null_count(entities: EntityInput, column: str) -> int | None:
+    import pyarrow as pa
+
+    if isinstance(entities, pa.Table) and column in entities.column_names:
+        return int(entities.column(column).null_count)
+    return None
+
+
 def _restore_order(table: Any) -> Any:
     """Put the joined rows back in the order of the entity rows (``__row``), in O(n)."""
     import numpy as np
@@ -454,6 +461,8 @@ def _restore_order(table: Any) -> Any:
     if table.num_rows == 0:
         return table.drop_columns(["__row"])
     rows = table.column("__row").to_numpy()
+    if bool((rows[1:] > rows[:-1]).all()) and rows[0] == 0:
+        return table.drop_columns(["__row"])
     position = np.empty(len(rows), dtype=np.int64)
     position[rows] = np.arange(len(rows))
     return table.drop_columns(["__row"]).take(position)
