@@ -41,6 +41,8 @@ _EXPORTS = {
     "promote": "modelyard.registry",
     "load_model": "modelyard.registry",
     "RegistryClient": "modelyard.registry",
+    # feature store
+    "FeatureStore": "modelyard.features",
     # model formats
     "save_model": "modelyard.flavors",
     "infer_signature": "modelyard.flavors",

@@ -60,6 +60,30 @@ register_check(
 )
 
 
+def _offline(ws: Workspace) -> tuple[str, str]:
+    return ws.settings.offline_uri, ws.offline.check()
+
+
+def _online(ws: Workspace) -> tuple[str, str]:
+    from modelyard.storage.metadata import redact
+
+    return redact(ws.settings.online_uri), ws.online.check()
+
+
+register_check(
+    "offline feature store",
+    _offline,
+    "Set MODELYARD_OFFLINE_URI to duckdb:///a/writable/dir or s3://bucket/prefix (for S3 check "
+    "AWS credentials and MODELYARD_S3_ENDPOINT_URL).",
+)
+register_check(
+    "online feature store",
+    _online,
+    "Set MODELYARD_ONLINE_URI to sqlite:///path/online.db or a reachable "
+    "redis://host:6379/0?namespace=NAME (start Redis if it is down).",
+)
+
+
 def run_checks(ws: Workspace) -> list[CheckResult]:
     results = []
     for name, (check, fix) in _CHECKS.items():

@@ -23,6 +23,10 @@ GROUPS: dict[str, tuple[str, str]] = {
     "runs": ("modelyard.cli.tracking:runs", "List, search and show runs."),
     "models": ("modelyard.cli.models:models", "Registered models: versions, promotion, history."),
     "audit": ("modelyard.cli.models:audit", "Show the audit trail."),
+    "features": (
+        "modelyard.cli.features:features",
+        "Feature store: definitions, training sets, materialization, online reads, streams.",
+    ),
 }
 
 

@@ -1,6 +1,18 @@
 """Value objects shared by every layer: frozen dataclasses, no I/O."""
 
 from modelyard.entities.audit import AuditEvent, LineageEdge, LineageNode
+from modelyard.entities.features import (
+    DEFINITION_KINDS,
+    FEATURE_DTYPES,
+    MISSING,
+    FeatureDefinitionRecord,
+    Materialization,
+    OfflineSource,
+    OnlineRead,
+    OnlineRow,
+    ViewQuery,
+    WindowAggregate,
+)
 from modelyard.entities.registry import (
     ALIAS_PATTERN,
     MODEL_NAME_PATTERN,
@@ -25,23 +37,33 @@ from modelyard.entities.tracking import (
 
 __all__ = [
     "ALIAS_PATTERN",
+    "DEFINITION_KINDS",
+    "FEATURE_DTYPES",
+    "MISSING",
     "MODEL_NAME_PATTERN",
     "RESERVED_ALIASES",
     "ArtifactFile",
     "AuditEvent",
     "DatasetInput",
     "Experiment",
+    "FeatureDefinitionRecord",
     "LifecycleStage",
     "LineageEdge",
     "LineageNode",
+    "Materialization",
     "Metric",
     "ModelVersion",
+    "OfflineSource",
+    "OnlineRead",
+    "OnlineRow",
     "PagedList",
     "RegisteredModel",
     "Run",
     "RunStatus",
     "Stage",
     "StageTransition",
+    "ViewQuery",
     "Webhook",
+    "WindowAggregate",
     "now_ms",
 ]

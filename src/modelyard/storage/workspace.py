@@ -6,11 +6,16 @@ Capabilities take a workspace (or a single store) and never open connections the
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.config import Settings, get_settings
 from modelyard.storage.artifacts import ArtifactStore, open_artifact_store
 from modelyard.storage.metadata import MetadataStore, open_metadata_store
+
+if TYPE_CHECKING:
+    from modelyard.storage.offline import OfflineStore
+    from modelyard.storage.online import OnlineStore
+    from modelyard.storage.streams import RedisEventStream
 
 __all__ = ["Workspace", "default_workspace", "set_default_workspace"]
 
@@ -23,6 +28,8 @@ class Workspace:
         self.settings = base.with_overrides(**overrides) if overrides else base
         self._metadata: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None
+        self._offline: OfflineStore | None = None
+        self._online: OnlineStore | None = None
         self._lock = threading.Lock()
 
     @property
@@ -46,6 +53,47 @@ class Workspace:
         return open_artifact_store(uri, s3_endpoint_url=self.settings.s3_endpoint_url)
 
     @property
+    def offline(self) -> OfflineStore:
+        """The offline feature store (DuckDB over Parquet), opened on first use."""
+        if self._offline is None:
+            with self._lock:
+                if self._offline is None:
+                    from modelyard.storage.offline import open_offline_store
+
+                    self._offline = open_offline_store(
+                        self.settings.offline_uri, s3_endpoint_url=self.settings.s3_endpoint_url
+                    )
+        return self._offline
+
+    @property
+    def online(self) -> OnlineStore:
+        """The online feature store (SQLite or Redis), opened on first use."""
+        if self._online is None:
+            with self._lock:
+                if self._online is None:
+                    from modelyard.storage.online import open_online_store
+
+                    self._online = open_online_store(self.settings.online_uri)
+        return self._online
+
+    def stream(self, name: str, url: str | None = None) -> RedisEventStream:
+        """The Redis Stream ``name`` at ``url`` (default: the online store's Redis server)."""
+        from modelyard.errors import ConfigError
+        from modelyard.storage.online import RedisOnlineOptions
+        from modelyard.storage.streams import RedisEventStream
+
+        if url is None:
+            if not self.settings.online_uri.startswith(("redis://", "rediss://", "unix://")):
+                raise ConfigError(
+                    f"Stream {name!r} has no url and the online store is not Redis "
+                    f"({self.settings.online_uri}); give the stream a url "
+                    "(redis://host:6379/0) in its feature view.",
+                    stream=name,
+                )
+            url = RedisOnlineOptions.from_uri(self.settings.online_uri).url
+        return RedisEventStream(url, name)
+
+    @property
     def user(self) -> str:
         return self.settings.user
 
@@ -53,6 +101,12 @@ class Workspace:
         if self._metadata is not None:
             self._metadata.close()
             self._metadata = None
+        if self._offline is not None:
+            self._offline.close()
+            self._offline = None
+        if self._online is not None:
+            self._online.close()
+            self._online = None
 
     def __repr__(self) -> str:
         return f"Workspace(home={self.settings.home!r})"

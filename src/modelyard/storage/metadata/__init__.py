@@ -11,12 +11,14 @@ from collections.abc import Callable
 from modelyard.errors import UnknownSchemeError, suggest
 from modelyard.storage.metadata.audit import AuditStore
 from modelyard.storage.metadata.database import SCHEMA_HEAD, Database, redact
+from modelyard.storage.metadata.features import FeatureMetadataStore, spec_digest
 from modelyard.storage.metadata.registry import RegistryStore
 from modelyard.storage.metadata.tracking import TrackingStore
 
 __all__ = [
     "SCHEMA_HEAD",
     "AuditStore",
+    "FeatureMetadataStore",
     "MetadataStore",
     "RegistryStore",
     "TrackingStore",
@@ -24,11 +26,12 @@ __all__ = [
     "open_metadata_store",
     "redact",
     "register_metadata_scheme",
+    "spec_digest",
 ]
 
 
 class MetadataStore:
-    """Facade over one database: ``.tracking``, ``.registry``, ``.audit`` sub-stores."""
+    """Facade over one database: ``.tracking``, ``.registry``, ``.audit``, ``.features``."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -36,6 +39,7 @@ class MetadataStore:
         self.tracking = TrackingStore(self.db)
         self.registry = RegistryStore(self.db)
         self.audit = AuditStore(self.db)
+        self.features = FeatureMetadataStore(self.db)
 
     @property
     def dialect(self) -> str:

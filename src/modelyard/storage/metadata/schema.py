@@ -275,3 +275,35 @@ lineage_edges = sa.Table(
     ),
     sa.Index("ix_lineage_target", "target_kind", "target_id"),
 )
+
+# -- feature store (migration 0002) --------------------------------------------------------------
+feature_definitions = sa.Table(
+    "feature_definitions",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", _ms, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+)
+
+feature_materializations = sa.Table(
+    "feature_materializations",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("view", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("start_ts", _ms, nullable=False),
+    sa.Column("end_ts", _ms, nullable=False),
+    sa.Column("num_rows", sa.BigInteger, nullable=False),
+    sa.Column("created_at", _ms, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index("ix_feature_materializations_view", "view", "id"),
+)

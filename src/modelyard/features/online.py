@@ -1,0 +1,173 @@
+"""The online read path: latest feature values per entity, with TTL enforced on read.
+
+Every value comes back with a status: ``present``, ``expired`` (the stored value is older than
+the view's TTL at read time: returned as None, never as fresh) or ``not_found``. Plans (which
+views, keys and fields a feature list needs) are built once per feature list and cached, so a
+read is: build the entity keys, one store round trip, assemble lists. No pandas.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modelyard.entities import MISSING, OnlineRead
+from modelyard.errors import DataValidationError, InvalidArgumentError
+from modelyard.features.resolve import Resolved, entity_key
+from modelyard.storage.online import OnlineStore
+
+__all__ = ["OnlineFeatures", "OnlinePlan"]
+
+PRESENT, EXPIRED, NOT_FOUND = "present", "expired", "not_found"
+EntityRows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineFeatures:
+    """Values and statuses per entity row, in the order of ``feature_names``."""
+
+    feature_names: list[str]
+    values: list[list[Any]]
+    statuses: list[list[str]]
+    event_ms: list[list[int | None]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feature_names": self.feature_names,
+            "results": [
+                {"values": v, "statuses": s, "event_timestamps": t}
+                for v, s, t in zip(self.values, self.statuses, self.event_ms)
+            ],
+        }
+
+    def to_records(self) -> list[dict[str, Any]]:
+        names = self.feature_names
+        return [dict(zip(names, row)) for row in self.values]
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.values, columns=self.feature_names)
+
+
+@dataclass(frozen=True, slots=True)
+class _ViewPlan:
+    name: str
+    join_keys: tuple[str, ...]
+    fields: tuple[str, ...]
+    ttl_ms: int | None
+    positions: tuple[int, ...]
+
+
+class OnlinePlan:
+    """How to read one list of features: per view, its keys, fields and output positions."""
+
+    def __init__(self, resolved: Resolved) -> None:
+        self.feature_names = list(resolved.names)
+        out_pos: dict[tuple[int, int], int] = {p: i for i, p in enumerate(resolved.positions)}
+        self.views = [
+            _ViewPlan(
+                rv.name,
+                rv.join_keys,
+                rv.features,
+                rv.view.ttl_ms,
+                tuple(out_pos[(vi, fi)] for fi in range(len(rv.features))),
+            )
+            for vi, rv in enumerate(resolved.views)
+            if rv.view.online
+        ]
+        offline_only = [rv.name for rv in resolved.views if not rv.view.online]
+        if offline_only:
+            raise InvalidArgumentError(
+                f"Feature view {offline_only[0]!r} is offline-only (online: false); its "
+                "features cannot be read online.",
+                view=offline_only[0],
+            )
+
+    def _keys(self, rows: EntityRows) -> tuple[int, list[tuple[str, ...]]]:
+        if isinstance(rows, Mapping):
+            columns = rows
+            n = len(next(iter(columns.values()))) if columns else 0
+            get = _column_getter(columns, n)
+        else:
+            n = len(rows)
+            get = _row_getter(rows)
+        keys = []
+        for view in self.views:
+            keys.append(tuple(entity_key(get(view.join_keys, i)) for i in range(n)))
+        return n, keys
+
+    def read(
+        self, store: OnlineStore, rows: EntityRows, now_ms: int | None = None
+    ) -> OnlineFeatures:
+        n, keys = self._keys(rows)
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        width = len(self.feature_names)
+        values = [[None] * width for _ in range(n)]
+        statuses = [[NOT_FOUND] * width for _ in range(n)]
+        stamps: list[list[int | None]] = [[None] * width for _ in range(n)]
+        results = store.read([OnlineRead(v.name, k, v.fields) for v, k in zip(self.views, keys)])
+        for view, found in zip(self.views, results):
+            positions, ttl = view.positions, view.ttl_ms
+            for i, row in enumerate(found):
+                if row is None:
+                    continue
+                stamp = stamps[i]
+                if ttl is not None and now - row.event_ms > ttl:
+                    status = statuses[i]
+                    for p in positions:
+                        status[p] = EXPIRED
+                        stamp[p] = row.event_ms
+                    continue
+                value, status = values[i], statuses[i]
+                for p, v in zip(positions, row.values):
+                    if v is not MISSING:
+                        value[p] = v
+                        status[p] = PRESENT
+                        stamp[p] = row.event_ms
+        return OnlineFeatures(self.feature_names, values, statuses, stamps)
+
+
+def _column_getter(columns: Mapping[str, Sequence[Any]], n: int) -> Any:
+    for name, col in columns.items():
+        if len(col) != n:
+            raise DataValidationError(
+                f"Entity column {name!r} has {len(col)} values, others have {n}.", column=name
+            )
+
+    def get(keys: tuple[str, ...], i: int) -> list[Any]:
+        try:
+            return [columns[k][i] for k in keys]
+        except KeyError as exc:
+            raise _missing_key(exc.args[0], list(columns), None) from None
+
+    return get
+
+
+def _row_getter(rows: Sequence[Mapping[str, Any]]) -> Any:
+    def get(keys: tuple[str, ...], i: int) -> list[Any]:
+        row = rows[i]
+        try:
+            return [row[k] for k in keys]
+        except KeyError as exc:
+            raise _missing_key(exc.args[0], list(row), i) from None
+        except TypeError:
+            raise DataValidationError(
+                f"Entity row {i} must be a mapping of join keys to values, got "
+                f"{type(row).__name__}.",
+                row=i,
+            ) from None
+
+    return get
+
+
+def _missing_key(key: str, present: list[str], row: int | None) -> DataValidationError:
+    where = f"Entity row {row}" if row is not None else "The entity columns"
+    return DataValidationError(
+        f"{where} has no join key {key!r} (given: {', '.join(present) or 'nothing'}); the "
+        "requested features need it.",
+        key=key,
+        row=row,
+    )

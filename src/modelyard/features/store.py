@@ -1,0 +1,266 @@
+"""``FeatureStore``: the facade over definitions, offline retrieval, materialization, online
+reads, push, streaming, parity and training sets. Each verb delegates to its module."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from modelyard.entities import FeatureDefinitionRecord, Materialization, OfflineSource
+from modelyard.errors import InvalidArgumentError
+from modelyard.features.definitions import Definition, Entity, FeatureService, FeatureView
+from modelyard.features.loader import load_definitions
+from modelyard.features.materialize import Progress, materialize_views
+from modelyard.features.offline import get_historical_features, to_arrow
+from modelyard.features.online import EntityRows, OnlineFeatures, OnlinePlan
+from modelyard.features.parity import ParityReport, compare
+from modelyard.features.push import push_rows, to_epoch_ms
+from modelyard.features.registry import AppliedDefinition, DefinitionCache, apply_definitions
+from modelyard.features.resolve import resolve_features, view_query
+from modelyard.features.streaming import StreamProcessor
+from modelyard.features.training import TrainingSet, pick_timestamp_column
+from modelyard.storage import Workspace, default_workspace
+
+__all__ = ["FeatureStore"]
+
+TimeInput = Any
+"""A datetime, pandas Timestamp, ISO-8601 string or epoch milliseconds."""
+
+
+def _ms(value: TimeInput | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        return to_epoch_ms(value)
+    except (ValueError, TypeError):
+        raise InvalidArgumentError(
+            f"Invalid time {value!r}: use ISO-8601 (2026-01-31T12:00:00) or epoch milliseconds.",
+            value=repr(value),
+        ) from None
+
+
+class FeatureStore:
+    """The feature store of a workspace (its metadata, offline and online stores)."""
+
+    def __init__(self, workspace: Workspace | None = None, *, refresh_s: float = 10.0) -> None:
+        self.workspace = workspace or default_workspace()
+        self.cache = DefinitionCache(self.workspace, refresh_s)
+        self._plans: dict[tuple[Any, ...], OnlinePlan] = {}
+        self._plans_generation = -1
+        self._lock = threading.Lock()
+
+    # -- definitions ------------------------------------------------------------------------
+    def apply(
+        self,
+        definitions: Sequence[Definition] | str | os.PathLike[str],
+        *,
+        validate_sources: bool = True,
+    ) -> list[AppliedDefinition]:
+        """Register definitions (objects, or a .py / .yaml file or directory of them). A changed
+        definition becomes a new version; unchanged ones are left alone."""
+        if isinstance(definitions, (str, os.PathLike)):
+            definitions = load_definitions(definitions)
+        applied = apply_definitions(
+            self.workspace, list(definitions), validate_sources=validate_sources
+        )
+        self.cache.invalidate()
+        return applied
+
+    def get_entity(self, name: str, version: int | None = None) -> Entity:
+        return Entity.model_validate(self._record("entity", name, version).spec)
+
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
+        return FeatureView.model_validate(self._record("feature_view", name, version).spec)
+
+    def get_feature_service(self, name: str, version: int | None = None) -> FeatureService:
+        return FeatureService.model_validate(self._record("feature_service", name, version).spec)
+
+    def _record(self, kind: str, name: str, version: int | None) -> FeatureDefinitionRecord:
+        return self.workspace.metadata.features.get_definition(kind, name, version)
+
+    def list_definitions(self, kind: str | None = None) -> list[FeatureDefinitionRecord]:
+        """The latest version of every definition (or of one kind)."""
+        return self.workspace.metadata.features.list_definitions(kind)
+
+    def list_versions(self, kind: str, name: str) -> list[FeatureDefinitionRecord]:
+        return self.workspace.metadata.features.list_versions(kind, name)
+
+    # -- offline ----------------------------------------------------------------------------
+    def get_historical_features(
+        self,
+        entity_df: Any,
+        features: str | Sequence[str],
+        *,
+        timestamp_column: str = "event_timestamp",
+        full_feature_names: bool = False,
+        output: str | None = None,
+    ) -> Any:
+        """Point-in-time-correct feature values for each entity row (see
+        :func:`modelyard.features.offline.get_historical_features`). ``features`` is a list of
+        ``"view:feature"`` / ``"view"`` references or a feature service's name."""
+        result, _ = get_historical_features(
+            self.workspace,
+            self.cache,
+            entity_df,
+            features,
+            timestamp_column=timestamp_column,
+            full_feature_names=full_feature_names,
+            output=output,
+        )
+        return result
+
+    # -- materialization --------------------------------------------------------------------
+    def materialize(
+        self,
+        start: TimeInput,
+        end: TimeInput,
+        views: Sequence[str] | None = None,
+        progress: Progress | None = None,
+    ) -> list[Materialization]:
+        """Write the latest value per entity with an event time in ``[start, end]`` online."""
+        start_ms, end_ms = _ms(start, 0), _ms(end, 0)
+        return materialize_views(
+            self.workspace, self.cache, views, lambda _v: (start_ms, end_ms), progress
+        )
+
+    def materialize_incremental(
+        self,
+        end: TimeInput | None = None,
+        views: Sequence[str] | None = None,
+        progress: Progress | None = None,
+    ) -> list[Materialization]:
+        """Materialize from where the last materialization of each view stopped (from the
+        beginning the first time) up to ``end`` (default: now)."""
+        end_ms = _ms(end, int(time.time() * 1000))
+        meta = self.workspace.metadata.features
+
+        def window(view: str) -> tuple[int, int]:
+            last = meta.last_materialized(view)
+            return (0 if last is None else last, end_ms)
+
+        return materialize_views(self.workspace, self.cache, views, window, progress)
+
+    # -- online -----------------------------------------------------------------------------
+    def _plan(self, features: str | Sequence[str], full_feature_names: bool) -> OnlinePlan:
+        self.cache.refresh_if_due()
+        key = (features if isinstance(features, str) else tuple(features), full_feature_names)
+        if self._plans_generation != self.cache.generation:
+            with self._lock:
+                self._plans.clear()
+                self._plans_generation = self.cache.generation
+        plan = self._plans.get(key)
+        if plan is None:
+            resolved = resolve_features(self.cache, features, full_feature_names=full_feature_names)
+            plan = OnlinePlan(resolved)
+            with self._lock:
+                if len(self._plans) > 1024:
+                    self._plans.clear()
+                self._plans[key] = plan
+        return plan
+
+    def get_online_features(
+        self,
+        features: str | Sequence[str],
+        entity_rows: EntityRows,
+        *,
+        now: TimeInput | None = None,
+        full_feature_names: bool = False,
+    ) -> OnlineFeatures:
+        """The latest values of ``features`` for each entity row, with a status per value
+        (``present`` / ``expired`` / ``not_found``); TTL is enforced against ``now``."""
+        plan = self._plan(features, full_feature_names)
+        return plan.read(self.workspace.online, entity_rows, None if now is None else _ms(now, 0))
+
+    def push(self, view: str, rows: Any) -> int:
+        """Write fresh rows of a view online and to its offline log (all checked first)."""
+        _, definition = self._view(view)
+        return push_rows(self.workspace, definition, self.cache.join_keys(definition), rows)
+
+    def _view(self, name: str) -> tuple[int, FeatureView]:
+        return self.cache.view(name)
+
+    # -- streaming --------------------------------------------------------------------------
+    def stream_processor(self, view: str, **options: Any) -> StreamProcessor:
+        """A processor for a stream view (``run()`` it; see :mod:`modelyard.features.streaming`)."""
+        _, definition = self._view(view)
+        entities = [self.cache.entity(e) for e in definition.entities]
+        keys = [k for e in entities for k in e.join_keys]
+        dtypes = [e.key_dtype for e in entities for _ in e.join_keys]
+        return StreamProcessor(self.workspace, definition, keys, dtypes, **options)
+
+    # -- parity -----------------------------------------------------------------------------
+    def check_parity(
+        self,
+        features: str | Sequence[str],
+        *,
+        sample: int = 100,
+        at: TimeInput | None = None,
+        seed: int = 0,
+    ) -> ParityReport:
+        """Compare offline point-in-time values with online values for up to ``sample``
+        entities per view at one instant (default: where the last materialization of the
+        views ended, else now)."""
+        import pyarrow as pa
+
+        resolved = resolve_features(self.cache, features)
+        at_ms = _ms(at, self._default_instant([rv.name for rv in resolved.views]))
+        report = ParityReport(at_ms)
+        for rv in resolved.views:
+            plan = view_query(rv.view, rv.join_keys)
+            keys = self.workspace.offline.sample_keys(plan, sample, at_ms, seed)
+            if keys.num_rows == 0:
+                continue
+            stamps = pa.array([at_ms * 1000] * keys.num_rows, type=pa.timestamp("us"))
+            entity_rows = keys.append_column("__parity_ts", stamps)
+            refs = [f"{rv.name}:{f}" for f in rv.features]
+            offline = self.get_historical_features(
+                entity_rows, refs, timestamp_column="__parity_ts", full_feature_names=True
+            )
+            names = [f"{rv.name}__{f}" for f in rv.features]
+            key_rows = keys.to_pylist()
+            online = self.get_online_features(refs, key_rows, now=at_ms)
+            offline_rows = offline[names].astype(object).values.tolist()
+            compare(report, rv.name, key_rows, list(rv.features), offline_rows, online)
+        return report
+
+    def _default_instant(self, views: Sequence[str]) -> int:
+        meta = self.workspace.metadata.features
+        ends = [e for e in (meta.last_materialized(v) for v in views) if e is not None]
+        return min(ends) if ends else int(time.time() * 1000)
+
+    # -- training sets ----------------------------------------------------------------------
+    def get_training_set(
+        self,
+        features: str | Sequence[str],
+        entities: Any,
+        *,
+        timestamp_column: str | None = None,
+    ) -> TrainingSet:
+        """Join ``features`` (a feature service's name, or references) point-in-time onto
+        labelled entity rows (a DataFrame or a Parquet / CSV path); returns the frame and the
+        feature view versions used."""
+        rows = to_arrow(entities)
+        if isinstance(rows, str):
+            columns = self.workspace.offline.describe_source(OfflineSource(path=rows))
+        else:
+            columns = {f.name: str(f.type).upper() for f in rows.schema}
+        ts_column = pick_timestamp_column(columns, timestamp_column)
+        frame, resolved = get_historical_features(
+            self.workspace, self.cache, rows, features, timestamp_column=ts_column
+        )
+        return TrainingSet(
+            frame,
+            list(resolved.names),
+            resolved.versions,
+            features if isinstance(features, str) else None,
+            ts_column,
+        )
+
+    def link_run(self, run_id: str, training_set: TrainingSet) -> None:
+        """Record lineage: each feature view version -> the run that trained on it."""
+        self.workspace.metadata.features.link_run(
+            run_id, training_set.feature_views, relation="features:training"
+        )

@@ -1,0 +1,2 @@
+"""HTTP adapters: thin FastAPI routes over the capabilities (FastAPI is in the ``serve`` extra
+and imported only when a server is built)."""

@@ -1,0 +1,62 @@
+"""The online store interface: the latest feature values per entity, read on the hot path.
+
+Rows are ``(entity_key, event_ms, values)``. A write never replaces a newer row with an older
+one. Reads return, per entity key, the row's event time and the asked-for values (or None when
+the store has no row); TTL is the caller's business (it knows the definitions).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from modelyard.entities import OnlineRead, OnlineRow
+
+__all__ = ["OnlineStore", "RowInput", "StateUpdate", "decode", "encode"]
+
+RowInput = tuple[str, int, Mapping[str, Any]]
+"""(entity key, event time in ms, feature name -> value)"""
+
+StateUpdate = Callable[[dict[str, str | None]], tuple[list[RowInput], dict[str, str]]]
+"""Given the current state of each key, return the rows to write and the new states."""
+
+
+def encode(value: Any) -> str:
+    """One value as stored (JSON; NaN allowed)."""
+    return json.dumps(value)
+
+
+def decode(raw: str | bytes) -> Any:
+    return json.loads(raw)
+
+
+class OnlineStore(abc.ABC):
+    uri: str
+
+    @abc.abstractmethod
+    def write(self, view: str, rows: Iterable[RowInput]) -> int:
+        """Store rows of ``view``; a row older than the stored one is skipped. Returns the
+        number of rows given."""
+
+    @abc.abstractmethod
+    def read(self, reads: Sequence[OnlineRead]) -> list[list[OnlineRow | None]]:
+        """For each read, for each key: the stored row or None (one round trip for all)."""
+
+    @abc.abstractmethod
+    def transact(self, view: str, keys: Sequence[str], update: StateUpdate) -> int:
+        """Atomically read the processing state of ``keys``, call ``update`` and write the rows
+        and new states it returns (retrying ``update`` if another writer got in between).
+        Returns the number of rows written."""
+
+    @abc.abstractmethod
+    def delete_view(self, view: str) -> int:
+        """Remove every row (and processing state) of a view; returns the rows removed."""
+
+    @abc.abstractmethod
+    def check(self) -> str:
+        """Raise a ModelyardError when the store is unusable; otherwise describe it."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

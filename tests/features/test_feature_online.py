@@ -1,0 +1,176 @@
+"""Materialization, online reads with TTL enforced on read, push, and parity, on SQLite and on
+a real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelyard.errors import DataValidationError, InvalidArgumentError
+from modelyard.features import Entity, FeatureService, FeatureStore, FeatureView
+from tests.features.feature_helpers import T0, make_workspace
+
+H = pd.Timedelta("1h")
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeatureStore]:
+    overrides = {}
+    if request.param == "redis":
+        url, namespace = request.getfixturevalue("redis_namespace")
+        overrides["online_uri"] = f"{url}?namespace={namespace}"
+    ws = make_workspace(tmp_path, **overrides)
+    yield FeatureStore(ws, refresh_s=0.0)
+    ws.close()
+
+
+def _apply(fs: FeatureStore, tmp_path: Path) -> pd.DataFrame:
+    data = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "a"],
+            "event_ts": [T0, T0 + H, T0 + 2 * H, T0 + 3 * H, T0 + 10 * H],
+            "spend": [1.0, 2.0, 3.0, None, 5.0],
+            "visits": [1, 2, 3, 4, 5],
+            "segment": ["x", "y", "z", "w", "v"],
+        }
+    )
+    data.to_parquet(tmp_path / "customers.parquet")
+    fs.apply(
+        [
+            Entity(name="customer", join_keys=["customer_id"]),
+            FeatureView(
+                name="stats",
+                entities=["customer"],
+                source=str(tmp_path / "customers.parquet"),
+                timestamp_field="event_ts",
+                features={"spend": "float64", "visits": "int64"},
+                ttl="2h",
+            ),
+            FeatureView(
+                name="profile",
+                entities=["customer"],
+                source=str(tmp_path / "customers.parquet"),
+                timestamp_field="event_ts",
+                features={"segment": "string"},
+            ),
+            FeatureService(name="svc", features=["stats", "profile:segment"]),
+        ]
+    )
+    return data
+
+
+def test_materialize_and_read_with_ttl(store: FeatureStore, tmp_path: Path) -> None:
+    _apply(store, tmp_path)
+    done = store.materialize(T0, T0 + 4 * H)
+    assert {(m.view, m.rows) for m in done} == {("stats", 3), ("profile", 3)}
+    rows = [{"customer_id": "a"}, {"customer_id": "b"}, {"customer_id": "c"}, {"customer_id": "z"}]
+
+    fresh = store.get_online_features("svc", rows, now=T0 + 2 * H)
+    assert fresh.feature_names == ["spend", "visits", "segment"]
+    assert fresh.values[0] == [2.0, 2, "y"]  # a's value at T0+1h (T0+10h is outside the window)
+    assert fresh.statuses[0] == ["present"] * 3
+    assert fresh.values[2] == [None, 4, "w"]  # a stored null is present, not missing
+    assert fresh.statuses[2][0] == "present"
+    assert fresh.statuses[3] == ["not_found"] * 3
+
+    later = store.get_online_features("svc", rows, now=T0 + 3 * H + pd.Timedelta("1s"))
+    # a's stats are 2h01s old: expired (None), never served as fresh; profile has no TTL
+    assert later.values[0] == [None, None, "y"]
+    assert later.statuses[0] == ["expired", "expired", "present"]
+    assert later.statuses[1] == ["present", "present", "present"]  # b: exactly 1h old
+    edge = store.get_online_features(["stats:visits"], rows[:1], now=T0 + 3 * H)
+    assert edge.statuses == [["present"]]  # exactly ttl old is still fresh
+
+    columnar = store.get_online_features(
+        ["profile:segment", "stats:visits"], {"customer_id": ["b", "a"]}, now=T0 + 2 * H
+    )
+    assert columnar.values == [["z", 3], ["y", 2]]
+    assert columnar.to_records() == [{"segment": "z", "visits": 3}, {"segment": "y", "visits": 2}]
+
+
+def test_materialize_incremental_remembers_where_it_stopped(
+    store: FeatureStore, tmp_path: Path
+) -> None:
+    _apply(store, tmp_path)
+    first = store.materialize_incremental(end=T0 + 1.5 * H, views=["stats"])
+    assert first[0].start == 0 and first[0].rows == 1
+    second = store.materialize_incremental(end=T0 + 12 * H, views=["stats"])
+    assert second[0].start == first[0].end
+    assert second[0].rows == 3  # a (newer), b, c
+    got = store.get_online_features(["stats:visits"], [{"customer_id": "a"}], now=T0 + 11 * H)
+    assert got.values == [[5]]
+    events = store.workspace.metadata.audit.list_events(action="feature_view.materialize")
+    assert len(events) == 2
+
+
+def test_push_writes_online_and_offline(store: FeatureStore, tmp_path: Path) -> None:
+    _apply(store, tmp_path)
+    pushed = pd.DataFrame(
+        {
+            "customer_id": ["q", "a"],
+            "event_ts": [T0 + 20 * H, T0 + 20 * H],
+            "spend": [9.5, np.nan],
+            "visits": [np.int64(7), np.int64(8)],
+        }
+    )
+    assert store.push("stats", pushed) == 2
+    online = store.get_online_features(
+        ["stats:spend", "stats:visits"], {"customer_id": ["q", "a"]}, now=T0 + 21 * H
+    )
+    assert online.values == [[9.5, 7], [None, 8]]
+    offline = store.get_historical_features(
+        pd.DataFrame({"customer_id": ["q", "a"], "event_timestamp": [T0 + 21 * H] * 2}),
+        ["stats:visits"],
+    )
+    assert offline["visits"].tolist() == [7, 8]
+    report = store.check_parity(["stats"], at=T0 + 21 * H)  # profile was never materialized
+    assert report.ok, report.to_dict()
+
+
+def test_bad_pushes_write_nothing(store: FeatureStore, tmp_path: Path) -> None:
+    _apply(store, tmp_path)
+    good = {"customer_id": "q", "event_ts": T0, "spend": 1.0, "visits": 1}
+    cases = [
+        ({**good, "visits": "many"}, r"'visits' must be an integer \(int64\), got str 'many'"),
+        ({**good, "spend": "1.5"}, r"'spend' must be a number"),
+        ({**good, "visits": 1.5}, "must be an integer"),
+        ({**good, "visits": True}, "must be an integer"),
+        ({**good, "event_ts": "yesterday-ish"}, "'event_ts' must be a time"),
+        ({k: v for k, v in good.items() if k != "visits"}, "row 1 has no column 'visits'"),
+        ({**good, "vists": 1}, "unknown column 'vists'"),
+        ({**good, "customer_id": None}, "join key 'customer_id' must be a string"),
+    ]
+    for row, message in cases:
+        with pytest.raises(DataValidationError, match=message):
+            store.push("stats", [good, row])  # the good row is not written either
+    assert store.get_online_features(["stats:spend"], [{"customer_id": "q"}]).statuses == [
+        ["not_found"]
+    ]
+    assert not store.workspace.offline.has_log("stats")
+
+
+def test_online_read_errors(store: FeatureStore, tmp_path: Path) -> None:
+    _apply(store, tmp_path)
+    with pytest.raises(DataValidationError, match="Entity row 1 has no join key 'customer_id'"):
+        store.get_online_features("svc", [{"customer_id": "a"}, {"customer": "b"}])
+    with pytest.raises(InvalidArgumentError, match="No features asked for"):
+        store.get_online_features([], [{"customer_id": "a"}])
+
+
+def test_parity_reports_mismatches(store: FeatureStore, tmp_path: Path) -> None:
+    data = _apply(store, tmp_path)
+    store.materialize(T0, T0 + 12 * H)
+    report = store.check_parity("svc")
+    assert report.ok and report.entities == 6 and report.compared == 9
+    assert report.at_ms == int((T0 + 12 * H).timestamp() * 1000)
+    # the offline data changes after materialization: parity catches it
+    data.loc[data["customer_id"] == "b", "visits"] = 30
+    data.to_parquet(tmp_path / "customers.parquet")
+    bad = store.check_parity("svc", at=T0 + 3 * H)
+    assert [(m.view, m.entity, m.feature, m.offline, m.online) for m in bad.mismatches] == [
+        ("stats", {"customer_id": "b"}, "visits", 30, 3)
+    ]
