@@ -225,12 +225,13 @@ class Database:
 
         Unlike SELECT-then-INSERT this is safe when two transactions create the same row at once
         (PostgreSQL's SELECT ... FOR UPDATE cannot lock a row that does not exist yet)."""
-        cache_key = (table.name, tuple(keys), (), None)
+        cache_key = (table.name, tuple(keys), (), "returning")
         stmt = self._upserts.get(cache_key)
-        if stmt is None:
-            stmt = self._upsert_statement(table, keys, (), None)
+        if stmt is None:  # RETURNING yields a row only when one was inserted (rowcount is -1
+            # for this statement on psycopg)
+            stmt = self._upsert_statement(table, keys, (), None).returning(table.c[keys[0]])
             self._upserts[cache_key] = stmt
-        return bool(conn.execute(stmt, dict(row)).rowcount == 1)
+        return conn.execute(stmt, dict(row)).first() is not None
 
     def add_edge(
         self,
