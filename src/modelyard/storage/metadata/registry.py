@@ -224,9 +224,17 @@ class RegistryStore:
         metrics: Mapping[str, float] | None = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        stage: str | None = None,
+        reason: str = "",
+        transitions: list[StageTransition] | None = None,
     ) -> ModelVersion:
-        """Register the next version of ``name`` (creating the registered model if needed)."""
+        """Register the next version of ``name`` (creating the registered model if needed).
+
+        With ``stage``, the new version is also moved to that stage (archiving the previous
+        holder) in the SAME transaction: it is never left registered but not promoted. The
+        transitions written are appended to ``transitions`` when a list is given."""
         check_model_name(name)
+        target = check_stage(stage) if stage is not None else None
         with self.db.write() as conn:
             if self._model_row(conn, name, lock=True) is None:
                 self._insert_model(conn, name, "", None, actor)
@@ -295,6 +303,17 @@ class RegistryStore:
                     "source": source,
                 },
             )
+            if target is not None:
+                moves: list[tuple[int, str | None, str]] = []
+                holder = self._stage_holder(conn, name, target)
+                if target in _EXCLUSIVE_STAGES and holder is not None:
+                    moves.append((holder, target, Stage.ARCHIVED.value))
+                moves.append((version, None, target))
+                ids = [
+                    self._move(conn, name, n, old, new, actor, reason, ts) for n, old, new in moves
+                ]
+        if target is not None and transitions is not None:
+            transitions.extend(self.get_stage_history(name, transition_ids=ids))
         return self.get_model_version(name, version)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
