@@ -23,6 +23,11 @@ GROUPS: dict[str, tuple[str, str]] = {
     "runs": ("modelyard.cli.tracking:runs", "List, search and show runs."),
     "models": ("modelyard.cli.models:models", "Registered models: versions, promotion, history."),
     "audit": ("modelyard.cli.models:audit", "Show the audit trail."),
+    "pipeline": (
+        "modelyard.cli.pipeline:pipeline",
+        "Validate and run declarative training pipelines; list their runs.",
+    ),
+    "datasets": ("modelyard.cli.datasets:datasets", "Generate demo datasets."),
 }
 
 

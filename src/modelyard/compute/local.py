@@ -48,7 +48,9 @@ class _ProcessTasks(TaskGroup[T]):
 
     def _run_one(self, index: int, fn: Callable[[Any], T], arg: Any) -> T:
         task, result, log = (self._dir / f"{index}.{ext}" for ext in ("task", "result", "log"))
-        task.write_bytes(pickle.dumps((fn, arg)))
+        # The worker first takes this process's import path, so the function and anything the
+        # argument names by import path (a user's feature functions) resolve the same way.
+        task.write_bytes(pickle.dumps((list(sys.path), pickle.dumps((fn, arg)))))
         with self._lock:
             if self._cancelled:
                 raise TaskFailedError("cancelled before it started")

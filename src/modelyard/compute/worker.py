@@ -1,9 +1,9 @@
 """The local backend's worker: ``python -m modelyard.compute.worker TASK RESULT``.
 
-Reads ``(function, argument)`` from TASK (written by :mod:`modelyard.compute.local` in this
-same machine's temporary directory), runs it and writes ``("ok", value)`` or
-``("error", exception)`` to RESULT. Exceptions that cannot be sent back are replaced by one
-carrying their type and message.
+Reads the caller's ``sys.path`` and ``(function, argument)`` from TASK (written by
+:mod:`modelyard.compute.local` in this machine's temporary directory), runs it and writes
+``("ok", value)`` or ``("error", exception)`` to RESULT. An exception that cannot be sent back
+is replaced by one carrying its type and message.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 
 
 def main(task_path: str, result_path: str) -> int:
-    fn, arg = pickle.loads(Path(task_path).read_bytes())
+    paths, payload_bytes = pickle.loads(Path(task_path).read_bytes())
+    sys.path[:] = [p for p in paths if p not in sys.path] + sys.path
+    fn, arg = pickle.loads(payload_bytes)
     try:
         payload: tuple[str, object] = ("ok", fn(arg))
     except BaseException as exc:  # send back everything, including KeyboardInterrupt

@@ -20,6 +20,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -76,13 +77,20 @@ class DataCommon(SpecModel):
     drop: list[str] = Field(default_factory=list)
     """columns that are not model inputs (ids, leakage)"""
 
-    @model_validator(mode="after")
-    def _distinct(self) -> DataCommon:
-        if self.target in self.drop:
-            raise ValueError(f"the target {self.target!r} cannot also be in drop")
-        if self.timestamp is not None and self.timestamp == self.target:
+    @field_validator("timestamp")
+    @classmethod
+    def _not_the_target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value == info.data.get("target"):
             raise ValueError("timestamp and target must be different columns")
-        return self
+        return value
+
+    @field_validator("drop")
+    @classmethod
+    def _keeps_the_target(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        target = info.data.get("target")
+        if target in value:
+            raise ValueError(f"the target {target!r} cannot also be in drop")
+        return value
 
 
 class FileData(DataCommon):

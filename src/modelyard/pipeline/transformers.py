@@ -52,11 +52,11 @@ _PARTS = {
     "year": lambda s: s.dt.year,
     "month": lambda s: s.dt.month,
     "day": lambda s: s.dt.day,
-    "dayofweek": lambda s: s.dt.dayofweek,
-    "dayofyear": lambda s: s.dt.dayofyear,
+    "dayofweek": lambda s: s.dt.day_of_week,
+    "dayofyear": lambda s: s.dt.day_of_year,
     "hour": lambda s: s.dt.hour,
     "minute": lambda s: s.dt.minute,
-    "is_weekend": lambda s: s.dt.dayofweek >= 5,
+    "is_weekend": lambda s: s.dt.day_of_week >= 5,
 }
 
 

@@ -66,9 +66,10 @@ def _optimize(ctx: Context, metric: MetricDef, work: Any) -> TuneResult:
             ctx.plan.to_dict(),
             ctx.task,
             metric.name,
-            tune.n_trials,
+            tune.n_trials // workers + (1 if i < tune.n_trials % workers else 0),
             i,
             threads,
+            tune.n_trials,
             tune.timeout_s,
         )
         for i in range(workers)

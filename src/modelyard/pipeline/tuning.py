@@ -2,10 +2,10 @@
 
 The parent writes the training rows (split into fit / validation parts) to a work directory
 and creates a study in an Optuna journal file there. Each worker process loads the study and
-runs trials until the study holds ``n_trials`` (Optuna's ``MaxTrialsCallback``), so workers
-share one TPE history. The parent polls the journal while they run: it shows progress and logs
-each finished trial as a child run. Workers never touch the metadata store, and nothing is
-pickled but the small task description.
+runs its share of the ``n_trials`` (the shares add up exactly; Optuna's MaxTrialsCallback can
+overshoot when workers race), all sampling from one shared TPE history. The parent polls the
+journal while they run: it shows progress and logs each finished trial as a child run. Workers
+never touch the metadata store, and nothing is pickled but the small task description.
 
 Pruning: LightGBM and XGBoost report the validation metric every few boosting rounds and a
 median pruner stops trials that fall behind; other estimators run each trial to the end.
@@ -52,8 +52,10 @@ class TuneTask:
     task: str
     metric: str
     n_trials: int
+    """this worker's share of the study's trials"""
     worker: int
     n_jobs: int
+    total_trials: int = 0
     timeout_s: float | None = None
 
 
@@ -176,7 +178,7 @@ class _Objective:
         name = getattr(self.metric, kind, None) if kind else None
         if kind == "lightgbm" and name:
             kwargs.update(
-                eval_set=[(self.X_valid, self.y_valid)],
+                _lightgbm_eval_set(estimator, self.X_valid, self.y_valid),
                 eval_metric=name,
                 callbacks=[_lightgbm_reporter(trial, name, self.metric.greater_is_better)],
             )
@@ -187,6 +189,16 @@ class _Objective:
         return self.metric(
             predict(estimator, self.X_valid, self.y_valid, self.spec.evaluate.threshold)
         )
+
+
+def _lightgbm_eval_set(estimator: Any, X: Any, y: Any) -> dict[str, Any]:
+    """LightGBM >= 4.7 takes eval_X / eval_y and deprecates eval_set; older versions only
+    know eval_set."""
+    import inspect
+
+    if "eval_X" in inspect.signature(estimator.fit).parameters:
+        return {"eval_X": (X,), "eval_y": (y,)}
+    return {"eval_set": [(X, y)]}
 
 
 def _every(trial: Any) -> int:
@@ -233,17 +245,16 @@ def _xgboost_reporter(trial: Any, metric: str) -> Any:
 
 
 def run_worker(task: TuneTask) -> int:
-    """Run trials of the study until it holds ``n_trials``; returns how many this worker ran."""
+    """Run this worker's ``n_trials`` trials of the shared study; returns how many ran."""
     optuna = _optuna()
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
 
     objective = _Objective(task)
     study = optuna.load_study(
         study_name=task.study_name,
         storage=_storage(task.work_dir),
         sampler=optuna.samplers.TPESampler(
-            seed=objective.spec.seed + task.worker, n_startup_trials=min(10, task.n_trials // 3 + 1)
+            seed=objective.spec.seed + task.worker,
+            n_startup_trials=min(10, task.total_trials // 3 + 1),
         ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
     )
@@ -253,13 +264,12 @@ def run_worker(task: TuneTask) -> int:
         nonlocal ran
         ran += 1
 
-    done_states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
     study.optimize(
         objective,
         n_trials=task.n_trials,
         timeout=task.timeout_s,
         catch=(Exception,),
-        callbacks=[MaxTrialsCallback(task.n_trials, states=done_states), count],
+        callbacks=[count],
     )
     return ran
 
