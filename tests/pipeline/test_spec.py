@@ -51,8 +51,10 @@ def test_typos_and_wrong_types_are_all_reported_with_paths_and_lines(tmp_path: P
     assert "train.tune.n_trials" in text
     assert "train.tune.space.lr" in text and "[low, high]" in text
     assert "data.targt" in text and "did you mean 'target'" in text
-    # problems the schema alone cannot see, found in the same pass
+    # problems the schema alone cannot see, found in the same pass (even in a section that
+    # also has a typo)
     assert "evaluate.metrics[1]" in text and "did you mean 'roc_auc'" in text
+    assert "train.params.num_leavs (line" in text and "'num_leaves'" in text
     lines = yaml.safe_dump(raw, sort_keys=False).splitlines()
     modle_line = next(i for i, line in enumerate(lines, 1) if "modle" in line)
     assert f"train.modle (line {modle_line})" in text

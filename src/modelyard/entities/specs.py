@@ -74,12 +74,12 @@ class Problems:
 
     def lines(self) -> list[str]:
         lines = yaml_lines(self.text) if self.text else {}
-        out = []
+        found = []
         for loc, message in self.items:
             line = _line_for(lines, loc)
             where = f"{format_path(loc)} (line {line})" if line else format_path(loc)
-            out.append(f"{where}: {message}")
-        return out
+            found.append((line or 0, f"{where}: {message}"))
+        return [text for _, text in sorted(found, key=lambda item: item[0])]
 
     def raise_if_any(self) -> None:
         if not self.items:

@@ -77,7 +77,7 @@ def _checked(
             spec = PipelineSpec.model_validate(data)
         except ValidationError as exc:
             problems.extend(problems_from(exc, PipelineSpec))
-            _check_sections(data or {}, problems)
+            _check_sections(_without_bad_values(data or {}, exc), problems)
             problems.raise_if_any()
             raise  # pragma: no cover - raise_if_any raised
     check_spec(spec, problems)
@@ -85,11 +85,38 @@ def _checked(
     return LoadedSpec(spec, Path(base_dir or Path.cwd()).resolve(), raw, text)
 
 
+# Keys whose bad value must not be replaced by a default: other checks depend on them (an
+# estimator's parameters are checked against train.model), and a default would mislead them.
+_KEEP_BAD = frozenset({"model", "task", "target", "timestamp", "method", "metric"})
+
+
+def _without_bad_values(data: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
+    """A copy of ``data`` without the keys pydantic rejected (typos, wrong types), so the
+    checks of the rest of their section still run on defaults."""
+    import copy
+
+    cleaned = copy.deepcopy(data)
+    for err in exc.errors():
+        if err["type"] == "missing" or (err["loc"] and err["loc"][-1] in _KEEP_BAD):
+            continue
+        node: Any = cleaned
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("kind:"))]
+        for part in loc[:-1]:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                node = None
+                break
+        if isinstance(node, dict):
+            node.pop(loc[-1], None)
+    return cleaned
+
+
 def _check_sections(data: dict[str, Any], problems: Problems) -> None:
     """The spec did not parse as a whole: still run the cross-field checks on a copy whose
     broken sections are replaced by defaults, so the user sees every problem in one pass."""
-    minimal: dict[str, Any] = {"name": "x", "data": {"source": "x", "target": "x"}}
-    repaired = dict(minimal)
+    repaired: dict[str, Any] = {"name": "x", "data": {"source": "x", "target": "x"}}
+    kept: set[str] = set()
     accepted = {f.alias or n for n, f in PipelineSpec.model_fields.items()}
     for key, value in data.items():
         if key not in accepted:
@@ -99,18 +126,18 @@ def _check_sections(data: dict[str, Any], problems: Problems) -> None:
             PipelineSpec.model_validate(trial)
         except ValidationError:
             continue
-        repaired = trial
+        repaired, kept = trial, kept | {key}
     try:
         spec = PipelineSpec.model_validate(repaired)
     except ValidationError:  # pragma: no cover - every kept section validated
         return
     extra = Problems()
     check_spec(spec, extra)
-    broken = {str(p[0][0]) for p in problems.items if p[0]}
+    replaced = set(data) - kept
     for loc, message in extra.items:
         # skip what only follows from a section that was replaced by its default
-        if not loc or loc[0] in broken or loc[0] not in data:
+        if not loc or loc[0] not in kept:
             continue
-        if any(f"{section}." in message for section in broken):
+        if any(f"{section}." in message for section in replaced):
             continue
         problems.add(loc, message)

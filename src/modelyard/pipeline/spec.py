@@ -141,7 +141,7 @@ class CategoricalTransform(SpecModel):
     fill_value: str = "missing"
     encode: Literal["onehot", "ordinal"] = "onehot"
     max_categories: int | None = Field(default=50, ge=2)
-    """one-hot: rarer categories share one 'infrequent' column"""
+    """one-hot: rarer categories share one "infrequent" column"""
     columns: list[str] | None = None
     """default: every text and category column"""
 
