@@ -3,6 +3,7 @@ half-registered. Runtime failures leave a FAILED run with the error recorded."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ def failed_run(ws: Workspace) -> Any:
     (latest,) = list_runs(ws)
     assert latest.status is RunStatus.FAILED
     assert latest.tags["modelyard.error"]
+    steps = json.loads(
+        TrackingClient(ws).artifacts_of(latest.run_id).read_bytes("pipeline/steps.json")
+    )
+    assert list(steps.values())[-1]["status"] == "failed"
     return latest
 
 

@@ -74,6 +74,7 @@ def test_end_to_end_registers_promotes_and_loads_by_alias(workspace: Workspace, 
     artifacts = {a.path for a in tracking.list_artifacts(result.run_id)}
     for path in (
         "pipeline/spec.yaml",
+        "pipeline/steps.json",
         "validation/report.json",
         "validation/report.txt",
         "transform/plan.json",
@@ -218,6 +219,25 @@ def test_custom_features_and_metrics_by_import_path(workspace: Workspace, data: 
     local, _ = RegistryClient(workspace).download("models:/fraud-detector/1")
     with pytest.raises(UntrustedModelError, match="log_amount"):
         load_model(local)
+
+
+def test_a_custom_estimator_by_import_path(workspace: Workspace, data: Path) -> None:
+    raw = spec(
+        train={
+            "model": "tests.pipeline.custom:AmountRule",
+            "params": {"C": 0.5},
+            "class_weight": "balanced",
+        },
+        evaluate={"metrics": ["roc_auc"], "cross_validation": {"method": "stratified", "folds": 3}},
+    )
+    result = run_spec(raw, workspace, data)
+    assert result.metrics["roc_auc"] > 0.6 and len(result.cv["roc_auc"]["folds"]) == 3
+    assert result.model_version is not None
+    model = RegistryClient(workspace).load_model("models:/fraud-detector/1")
+    rows = pd.read_parquet(data / "data" / "tx.parquet").drop(columns=["is_fraud"]).head(3)
+    assert model.predict_proba(rows).shape == (3, 2)
+    again = run_spec(raw, workspace, data)  # the cached model loads with the declared type
+    assert again.steps["train"].status == "cached"
 
 
 def test_regression_with_a_scikit_learn_estimator_by_name(workspace: Workspace, data: Path) -> None:

@@ -99,12 +99,13 @@ def run(
         outcomes: dict[str, StepOutcome] = {}
         try:
             for name in STEPS:
-                outcomes[name] = _run_step(ctx, name)
+                outcomes[name] = _run_step(ctx, name, outcomes)
         finally:
             active.set_tag(
                 "modelyard.pipeline.steps",
                 ",".join(f"{n}:{o.status}" for n, o in outcomes.items()),
             )
+            ctx.artifact_json({n: o.to_dict() for n, o in outcomes.items()}, "pipeline/steps.json")
         if ctx._backend is not None:
             ctx._backend.close()
         return PipelineResult(
@@ -128,13 +129,14 @@ def _step_function(name: str) -> Callable[[Context], StepOutcome]:
     return register_step if name == "register" else STEP_FUNCTIONS[name]
 
 
-def _run_step(ctx: Context, name: str) -> StepOutcome:
+def _run_step(ctx: Context, name: str, outcomes: dict[str, StepOutcome]) -> StepOutcome:
     ctx.reporter.step_started(name)
     start = time.perf_counter()
     try:
         outcome = _step_function(name)(ctx)
     except BaseException as exc:
         failed = StepOutcome(name, "failed", time.perf_counter() - start, _message(exc))
+        outcomes[name] = failed
         ctx.reporter.step_finished(name, failed)
         ctx.run.set_tag(f"modelyard.pipeline.step.{name}", "failed")
         if isinstance(exc, ModelyardError) or not isinstance(exc, Exception):
@@ -143,7 +145,6 @@ def _run_step(ctx: Context, name: str) -> StepOutcome:
             f"Pipeline step {name!r} failed: {type(exc).__name__}: {exc}", step=name
         ) from exc
     outcome.seconds = time.perf_counter() - start
-    ctx.run.log_metric(f"step.{name}.seconds", outcome.seconds)
     ctx.run.set_tag(f"modelyard.pipeline.step.{name}", outcome.status)
     ctx.reporter.step_finished(name, outcome)
     return outcome

@@ -20,8 +20,9 @@ from modelyard.data import ValidationReport, validate
 from modelyard.errors import DataValidationError, suggest
 from modelyard.flavors import load_model, save_model
 from modelyard.pipeline.context import Context, StepOutcome, read_json, write_json
-from modelyard.pipeline.estimators import build_estimator, estimator_class, sample_weight
+from modelyard.pipeline.estimators import ALIASES, build_estimator, estimator_class, sample_weight
 from modelyard.pipeline.evaluation import cross_validate, plot_all
+from modelyard.pipeline.imports import qualified_name
 from modelyard.pipeline.metrics import (
     MetricDef,
     metric_by_name,
@@ -226,7 +227,7 @@ def _task(ctx: Context, y: pd.Series) -> str:
     """The spec's task; else the estimator's own (a class name or import path); else the data's:
     a text, boolean or integer target with at most 20 values is a classification target."""
     from modelyard.pipeline.checks import static_task
-    from modelyard.pipeline.estimators import ALIASES, infer_task_of
+    from modelyard.pipeline.estimators import infer_task_of
 
     task = static_task(ctx.spec)
     if task != "auto":
@@ -346,6 +347,10 @@ def train_step(ctx: Context) -> StepOutcome:
     }
     key = _key(ctx, "train", section, "transform")
     cls = estimator_class(spec.train.model, ctx.task)
+    if spec.train.model not in ALIASES and ("." in spec.train.model or ":" in spec.train.model):
+        # an estimator the spec names by import path is the user's own code: declared trusted
+        # like the feature functions (honoured on load only through the registry's hashes)
+        ctx.trusted_types = [*ctx.trusted_types, qualified_name(cls)]
 
     def compute(d: Path) -> None:
         from sklearn.pipeline import Pipeline
@@ -461,9 +466,8 @@ def _cross_validate(ctx: Context, metrics: list[MetricDef]) -> dict[str, Any]:
 def _record_evaluation(ctx: Context, entry: Path) -> None:
     run = ctx.run
     points: list[tuple[str, float, int]] = [(f"test.{k}", v, 0) for k, v in ctx.metrics.items()]
-    for name, stats in ctx.cv.items():
+    for name, stats in ctx.cv.items():  # per-fold values are in evaluation/metrics.json
         points += [(f"cv.{name}.mean", stats["mean"], 0), (f"cv.{name}.std", stats["std"], 0)]
-        points += [(f"cv.{name}.fold", v, i) for i, v in enumerate(stats["folds"])]
     run.log_metrics(points)
     ctx.artifact_json({"test": ctx.metrics, "cross_validation": ctx.cv}, "evaluation/metrics.json")
     ctx.plots = [
