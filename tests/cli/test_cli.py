@@ -138,6 +138,17 @@ def test_models_commands(populated: Path) -> None:
         (("runs", "list", "-f", "metrics.auc >> 1"), 2, "found '>' at position 13"),
         (("runs", "show", "0" * 32), 3, "No run with id"),
         (("--metadata-uri", "mongodb://x", "runs", "list"), 2, "Known schemes"),
+        (
+            ("--metadata-uri", "postgresql://nobody@127.0.0.1:9/x", "runs", "list"),
+            5,
+            "Cannot reach the metadata database",
+        ),
+        (
+            ("--metadata-uri", "postgresql://postgres@127.0.0.1:5432/no_such_db_x", "runs", "list"),
+            5,
+            "createdb no_such_db_x",
+        ),
+        (("--metadata-uri", "sqlite:////proc/none/x.db", "runs", "list"), 5, "writable location"),
     ],
 )
 def test_errors_exit_non_zero_without_traceback(

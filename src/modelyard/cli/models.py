@@ -34,19 +34,7 @@ def models_list(ws: Any, as_json: bool) -> None:
     """List registered models with their latest version and stages."""
     items = _client(ws).list_models()
     if as_json:
-        print_json(
-            [
-                {
-                    "name": m.name,
-                    "description": m.description,
-                    "latest_version": m.latest_version,
-                    "aliases": dict(m.aliases),
-                    "tags": dict(m.tags),
-                    "updated_at": m.updated_at,
-                }
-                for m in items
-            ]
-        )
+        print_json([m.to_dict() for m in items])
         return
     print_table(
         "Registered models",
@@ -77,17 +65,7 @@ def models_show(ws: Any, name: str, as_json: bool) -> None:
     """Show a registered model."""
     m = _client(ws).get_model(name)
     if as_json:
-        print_json(
-            {
-                "name": m.name,
-                "description": m.description,
-                "latest_version": m.latest_version,
-                "aliases": dict(m.aliases),
-                "tags": dict(m.tags),
-                "created_at": m.created_at,
-                "updated_at": m.updated_at,
-            }
-        )
+        print_json(m.to_dict())
         return
     print_kv(
         f"Model {m.name}",

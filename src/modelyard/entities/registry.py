@@ -33,6 +33,17 @@ class RegisteredModel:
     """alias -> version, including the stages ``staging`` / ``production`` when held."""
     latest_version: int | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "latest_version": self.latest_version,
+            "aliases": dict(self.aliases),
+            "tags": dict(self.tags),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ModelVersion:

@@ -8,38 +8,31 @@ import sys
 from pathlib import Path
 
 
-@functools.lru_cache(maxsize=8)
-def git_commit(directory: str | None = None) -> str | None:
-    """The HEAD commit of the repository around ``directory`` (default: cwd), or None."""
-    cwd = directory or str(Path.cwd())
+def _git(args: list[str], cwd: str) -> str | None:
+    """stdout of a git command, or None when git is missing or the directory is no repository."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and len(commit) == 40 else None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=32)
+def _commit(cwd: str) -> str | None:
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    return commit if commit is not None and len(commit) == 40 else None
+
+
+def git_commit(directory: str | None = None) -> str | None:
+    """The HEAD commit of the repository around ``directory`` (default: cwd), or None."""
+    return _commit(str(Path(directory or Path.cwd()).resolve()))
 
 
 def git_dirty(directory: str | None = None) -> bool | None:
-    try:
-        out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=directory or None,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(out.stdout.strip()) if out.returncode == 0 else None
+    status = _git(["status", "--porcelain", "--untracked-files=no"], directory or str(Path.cwd()))
+    return None if status is None else bool(status)
 
 
 def source_name() -> str:

@@ -80,14 +80,26 @@ class Database:
         self._write_engine = self.engine.execution_options(modelyard_write=True)
         self._pid = os.getpid()
         self._upserts: dict[Any, Any] = {}
-        self.ensure_schema()
+        try:
+            self.ensure_schema()
+        except sa.exc.DBAPIError as exc:  # the first connection: any failure means unusable
+            raise StoreUnavailableError(
+                self.unreachable_message(exc), uri=redact(self.uri)
+            ) from exc
 
     # -- connections ------------------------------------------------------------------------
-    @staticmethod
-    def _prepare_sqlite_path(url: str) -> None:
+    def _prepare_sqlite_path(self, url: str) -> None:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailableError(
+                    f"Cannot create the directory of the metadata database {path!r}: "
+                    f"{exc.strerror}. Point MODELYARD_METADATA_URI (or MODELYARD_HOME) at a "
+                    "writable location.",
+                    uri=redact(self.uri),
+                ) from exc
 
     def _check_fork(self) -> None:
         # A forked child must not reuse the parent's sockets / file handles.
@@ -122,10 +134,19 @@ class Database:
     def unreachable_message(self, exc: BaseException) -> str:
         orig = getattr(exc, "orig", exc)
         first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        if self.dialect == "postgresql":
+        if self.dialect == "postgresql" and "does not exist" in first:
+            database = self.engine.url.database
+            fix = (
+                f"Create it (`createdb {database}`) or point MODELYARD_METADATA_URI at another one."
+            )
+        elif self.dialect == "postgresql":
             fix = (
                 "Start PostgreSQL (e.g. `pg_ctlcluster <version> main start`) or point "
                 "MODELYARD_METADATA_URI at a reachable server."
+            )
+        elif "not a database" in first:
+            fix = (
+                "That file is not a SQLite database: point MODELYARD_METADATA_URI at another path."
             )
         else:
             fix = "Check that the directory exists and is writable, or set MODELYARD_METADATA_URI."
