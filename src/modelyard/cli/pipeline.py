@@ -183,7 +183,7 @@ def pipeline_runs(ws: Any, name: str | None, max_results: int, as_json: bool) ->
         print_json([r.to_dict() for r in items])
         return
     found = {k for r in items for k in r.metrics if k.startswith("test.")}
-    preferred = [k for k in ("test.roc_auc", "test.rmse") if k in found]
+    preferred: list[str] = [k for k in ("test.roc_auc", "test.rmse") if k in found]
     keys = (preferred or sorted(found))[:1]
     print_table(
         "Pipeline runs",
