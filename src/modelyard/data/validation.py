@@ -22,6 +22,7 @@ import pandas as pd
 
 from modelyard.data.rules import ColumnRule, OutlierRules, QualityRules, ValidationSpec
 from modelyard.errors import DataValidationError
+from modelyard.flavors import column_kind
 
 __all__ = ["Check", "ValidationReport", "column_kind", "validate"]
 
@@ -138,22 +139,6 @@ def validate(
 
 
 # -- schema ----------------------------------------------------------------------------------
-def column_kind(series: pd.Series) -> str:
-    """What a column holds: integer, float, boolean, datetime, category or string."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "category"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "integer"
-    if pd.api.types.is_float_dtype(dtype):
-        return "float"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    return "string"
-
-
 def _type_problem(series: pd.Series, want: str) -> tuple[str, list[Any]] | None:
     """Why ``series`` is not of type ``want`` (with example values), or None."""
     have = column_kind(series)

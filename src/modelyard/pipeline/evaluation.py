@@ -80,7 +80,7 @@ def plot_all(preds: Predictions, out_dir: Path, *, title: str) -> list[Path]:
         return [_predicted_vs_actual(preds, out_dir, title)]
     paths = [_confusion(preds, out_dir, title)]
     if preds.binary and preds.proba is not None:
-        paths += [_roc(preds, out_dir, title), _pr(preds, out_dir, title)]
+        paths += [_curve(preds, out_dir, title, "roc"), _curve(preds, out_dir, title, "pr")]
     return paths
 
 
@@ -101,28 +101,20 @@ def _confusion(preds: Predictions, out_dir: Path, title: str) -> Path:
     return _save(fig, out_dir / "confusion_matrix.png")
 
 
-def _roc(preds: Predictions, out_dir: Path, title: str) -> Path:
-    from sklearn.metrics import RocCurveDisplay
+def _curve(preds: Predictions, out_dir: Path, title: str, kind: str) -> Path:
+    """The ROC (``kind='roc'``) or precision-recall curve of the positive class."""
+    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
     fig, ax = _figure()
     assert preds.classes is not None
-    RocCurveDisplay.from_predictions(
-        preds.y_true, preds.score, pos_label=preds.classes[1], ax=ax, name="model"
-    )
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
-    ax.set_title(f"{title}: ROC curve (test rows)")
-    return _save(fig, out_dir / "roc_curve.png")
-
-
-def _pr(preds: Predictions, out_dir: Path, title: str) -> Path:
-    from sklearn.metrics import PrecisionRecallDisplay
-
-    fig, ax = _figure()
-    assert preds.classes is not None
-    PrecisionRecallDisplay.from_predictions(
-        preds.y_true, preds.score, pos_label=preds.classes[1], ax=ax, name="model"
-    )
-    prevalence = float(np.mean(np.asarray(preds.y_true) == preds.classes[1]))
+    positive = preds.classes[1]
+    display = RocCurveDisplay if kind == "roc" else PrecisionRecallDisplay
+    display.from_predictions(preds.y_true, preds.score, pos_label=positive, ax=ax, name="model")
+    if kind == "roc":
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
+        ax.set_title(f"{title}: ROC curve (test rows)")
+        return _save(fig, out_dir / "roc_curve.png")
+    prevalence = float(np.mean(np.asarray(preds.y_true) == positive))
     ax.axhline(prevalence, linestyle="--", color="grey", linewidth=1, label="base rate")
     ax.set_title(f"{title}: precision-recall (test rows)")
     return _save(fig, out_dir / "pr_curve.png")
