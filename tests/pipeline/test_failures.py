@@ -124,3 +124,19 @@ def test_a_temporal_split_with_all_positives_after_the_cut(
     frame.to_parquet(path)
     err = failing(spec(), workspace, tmp_path, DataValidationError)
     assert err.details["field"] == "split" and "single class" in err.message
+
+
+def test_a_search_space_where_every_trial_fails(workspace: Workspace, tmp_path: Path) -> None:
+    from modelyard.errors import InvalidArgumentError
+
+    write_data(tmp_path)
+    raw = spec()
+    raw["train"]["tune"] = {"n_trials": 2, "parallelism": 1, "space": {"num_leaves": [-9, -2]}}
+    err = failing(raw, workspace, tmp_path, InvalidArgumentError)
+    assert err.details["field"] == "train.tune"
+    assert "2 failed" in err.message and "first error" in err.message
+    trials = TrackingClient(workspace).search_runs(
+        None, "tags.`modelyard.pipeline.trial` = 'fraud'"
+    )
+    assert [t.status for t in trials] == [RunStatus.FAILED, RunStatus.FAILED]
+    assert all(t.tags["modelyard.error"] for t in trials)

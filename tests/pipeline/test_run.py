@@ -126,6 +126,12 @@ def test_the_cache_reruns_exactly_the_steps_downstream_of_a_change(
     }
     assert again.metrics == first.metrics
     assert again.steps["train"].cached_from == first.run_id
+    # a re-run that asks for staging does not move the production model back
+    staging = spec()
+    staging["register"]["promote_to"] = "staging"
+    kept = run_spec(staging, workspace, data)
+    assert "already in production" in kept.steps["register"].summary
+    assert RegistryClient(workspace).get_version("fraud-detector", 1).stage == "production"
     # the same model is not registered twice
     assert again.model_version is not None and again.model_version.version == 1
     assert "same model" in again.steps["register"].summary

@@ -72,7 +72,9 @@ def _register(
     existing = find_version(registry, reg.model, key)
     if existing is not None:
         moved = ""
-        if promote_to and existing.stage != promote_to:
+        if promote_to and existing.stage == "production" and promote_to == "staging":
+            moved = ", already in production (not moved back to staging)"
+        elif promote_to and existing.stage != promote_to:
             registry.promote(reg.model, existing.version, promote_to, _reason(ctx, gate))
             moved = f", promoted to {promote_to}"
         elif promote_to:

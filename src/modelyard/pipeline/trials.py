@@ -77,29 +77,24 @@ def _optimize(ctx: Context, metric: MetricDef, work: Any) -> TuneResult:
     ctx.run.log_params({"tune.workers": workers, "tune.backend": ctx.backend.name})
     ctx.reporter.step_progress("tune", 0, tune.n_trials, f"{workers} worker(s)")
     best: list[float] = []
+    done = 0
 
     def on_trial(record: TrialRecord) -> None:
+        nonlocal done
+        done += 1
         _log_trial(ctx, record, metric)
         if record.value is not None:
             best.append(record.value)
         shown = (max if metric.greater_is_better else min)(best) if best else math.nan
-        ctx.reporter.step_progress(
-            "tune", len(seen), tune.n_trials, f"best {metric.name} {shown:.4f}"
-        )
-
-    seen: list[int] = []
-
-    def on_trial_counted(record: TrialRecord) -> None:
-        seen.append(record.number)
-        on_trial(record)
+        ctx.reporter.step_progress("tune", done, tune.n_trials, f"best {metric.name} {shown:.4f}")
 
     if workers == 1:  # no process to start: run in a thread and watch from here
         wait, result = run_in_thread(lambda: run_worker(tasks[0]))
-        trials = watch(wait, lambda: finished_trials(work, study), on_trial_counted)
+        trials = watch(wait, lambda: finished_trials(work, study), on_trial)
         result()
     else:
         with ctx.backend.start(run_worker, tasks) as group:
-            trials = watch(group.wait, lambda: finished_trials(work, study), on_trial_counted)
+            trials = watch(group.wait, lambda: finished_trials(work, study), on_trial)
             group.results()
     return summarize(trials, metric)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from modelyard.errors import DependencyMissingError, InvalidArgumentError, ModelyardError
+from modelyard.errors import DependencyMissingError, InvalidArgumentError
 from modelyard.pipeline.estimators import (
     build_estimator,
     estimator_class,
@@ -128,7 +127,8 @@ def _optuna() -> Any:
         import optuna
     except ImportError as exc:
         raise DependencyMissingError.for_extra("optuna", "pipeline") from exc
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # failed trials are recorded (child runs, tune/result.json); no tracebacks on the console
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna
 
 
@@ -169,6 +169,15 @@ class _Objective:
         self.weights = sample_weight(self.spec.train.class_weight, self.y_fit)
 
     def __call__(self, trial: Any) -> float:
+        try:
+            return self._trial(trial)
+        except _optuna().TrialPruned:
+            raise
+        except Exception as exc:  # recorded with the trial, then Optuna marks it FAIL
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+
+    def _trial(self, trial: Any) -> float:
         params = {**self.spec.train.params, **suggest_params(trial, self.spec.train.tune.space)}  # type: ignore[union-attr]
         estimator = build_estimator(self.cls, params, seed=self.spec.seed, n_jobs=self.task.n_jobs)
         kwargs: dict[str, Any] = {}
@@ -180,10 +189,11 @@ class _Objective:
             kwargs.update(
                 _lightgbm_eval_set(estimator, self.X_valid, self.y_valid),
                 eval_metric=name,
-                callbacks=[_lightgbm_reporter(trial, name, self.metric.greater_is_better)],
+                callbacks=[_lightgbm_reporter(trial, name, _every(params))],
             )
         elif kind == "xgboost" and name:
-            estimator.set_params(eval_metric=name, callbacks=[_xgboost_reporter(trial, name)])
+            reporter = _xgboost_reporter(trial, name, _every(params))
+            estimator.set_params(eval_metric=name, callbacks=[reporter])
             kwargs.update(eval_set=[(self.X_valid, self.y_valid)], verbose=False)
         estimator.fit(self.X_fit, self.y_fit, **kwargs)
         return self.metric(
@@ -201,14 +211,15 @@ def _lightgbm_eval_set(estimator: Any, X: Any, y: Any) -> dict[str, Any]:
     return {"eval_set": [(X, y)]}
 
 
-def _every(trial: Any) -> int:
-    n = int(trial.params.get("n_estimators", 0) or 0) or 100
+def _every(params: Mapping[str, Any]) -> int:
+    """Report every this many boosting rounds (about 20 reports a trial): each report is a
+    write to the shared journal and a pruning decision that reads it."""
+    n = int(params.get("n_estimators", 0) or 0) or 100
     return max(1, n // _REPORTS_PER_TRIAL)
 
 
-def _lightgbm_reporter(trial: Any, metric: str, higher: bool) -> Callable[[Any], None]:
+def _lightgbm_reporter(trial: Any, metric: str, every: int) -> Callable[[Any], None]:
     optuna = _optuna()
-    every = _every(trial)
 
     def callback(env: Any) -> None:
         if (env.iteration + 1) % every:
@@ -223,11 +234,10 @@ def _lightgbm_reporter(trial: Any, metric: str, higher: bool) -> Callable[[Any],
     return callback
 
 
-def _xgboost_reporter(trial: Any, metric: str) -> Any:
+def _xgboost_reporter(trial: Any, metric: str, every: int) -> Any:
     import xgboost
 
     optuna = _optuna()
-    every = _every(trial)
 
     class Reporter(xgboost.callback.TrainingCallback):  # type: ignore[misc]
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
@@ -312,8 +322,6 @@ def finished_trials(work_dir: Path, study_name: str) -> list[TrialRecord]:
             else 0.0
         )
         value = t.value if t.state == TrialState.COMPLETE else None
-        if t.state == TrialState.PRUNED and t.intermediate_values:
-            value = None
         out.append(
             TrialRecord(
                 t.number,
@@ -322,7 +330,7 @@ def finished_trials(work_dir: Path, study_name: str) -> list[TrialRecord]:
                 float(value) if value is not None and math.isfinite(value) else None,
                 seconds,
                 dict(t.intermediate_values),
-                str(t.system_attrs.get("fail_reason", ""))[:500],
+                str(t.user_attrs.get("error", "")),
             )
         )
     return sorted(out, key=lambda r: r.number)
@@ -396,15 +404,3 @@ def run_in_thread(fn: Callable[[], Any]) -> tuple[Callable[[float], bool], Calla
         return box.get("result")
 
     return wait, result
-
-
-def elapsed(start: float) -> float:
-    return time.perf_counter() - start
-
-
-def raise_worker_error(exc: BaseException) -> None:
-    if isinstance(exc, ModelyardError):
-        raise exc
-    raise InvalidArgumentError(
-        f"A tuning worker failed: {type(exc).__name__}: {exc}", field="train.tune"
-    ) from exc
