@@ -62,3 +62,20 @@ def test_backends_by_setting() -> None:
     with pytest.raises(UnknownSchemeError, match=r"Known: local") as err:
         get_backend("ray://head:10001")
     assert err.value.details["known"] == known_backends()
+
+
+def test_doctor_checks_the_compute_setting(tmp_path: object) -> None:
+    from modelyard.config import Settings
+    from modelyard.diagnostics import run_checks
+    from modelyard.storage import Workspace
+
+    good = {
+        r.name: r
+        for r in run_checks(Workspace(Settings.resolve(home=str(tmp_path), compute="local:2")))
+    }
+    assert good["compute backend"].ok and "2 task(s)" in good["compute backend"].detail
+    bad = {
+        r.name: r
+        for r in run_checks(Workspace(Settings.resolve(home=str(tmp_path), compute="lokal")))
+    }
+    assert not bad["compute backend"].ok and "did you mean 'local'" in bad["compute backend"].detail
