@@ -1,8 +1,8 @@
 """``make demo``: the end-to-end tour on embedded defaults (SQLite, local files).
 
-Run with ``python -m modelyard.demo``. Everything lands under ``MODELYARD_HOME`` (default
-``./.modelyard``), so the CLI shows it afterwards: ``modelyard runs list``,
-``modelyard models versions breast-cancer``, ``modelyard models history breast-cancer``.
+Run with ``python -m modelyard.demo`` from the repository root. Everything lands under
+``MODELYARD_HOME`` (default ``./.modelyard``), so the CLI shows it afterwards: ``modelyard runs
+list``, ``modelyard models versions breast-cancer``, ``modelyard pipeline runs``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -95,6 +96,85 @@ def load_and_predict(ws: Any, tracked: dict[str, Any]) -> None:
     console.print("probabilities=" + ", ".join(f"{p:.3f}" for p in proba))
 
 
+EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "fraud" / "pipeline.yaml"
+
+
+@_step("4. Generate card transactions")
+def generate_transactions(ws: Any) -> Path:
+    from modelyard.datasets import write_transactions
+
+    path = Path(ws.settings.home) / "demo" / "transactions.parquet"
+    write_transactions(path, n_rows=30_000, n_customers=1_500, days=30, seed=7)
+    console.print(f"30,000 transactions over 30 days (about 1.5 % fraud) -> {path}")
+    return path
+
+
+def _fraud_spec(data: Path) -> dict[str, Any]:
+    """examples/fraud/pipeline.yaml, on the generated data, with a demo-sized search."""
+    import yaml
+
+    if not EXAMPLE_SPEC.is_file():
+        raise SystemExit(f"{EXAMPLE_SPEC} not found: run the demo from the repository root.")
+    spec: dict[str, Any] = yaml.safe_load(EXAMPLE_SPEC.read_text())
+    spec["data"]["source"] = str(data)
+    spec["train"]["tune"]["n_trials"] = 6
+    spec["evaluate"]["cross_validation"]["folds"] = 3
+    return spec
+
+
+@_step("5. Run the fraud pipeline (validate, tune, train, evaluate, register)")
+def run_fraud_pipeline(ws: Any, data: Path) -> Any:
+    from modelyard.pipeline import Reporter, StepOutcome, run
+
+    class Printer(Reporter):
+        def step_finished(self, step: str, outcome: StepOutcome) -> None:
+            console.print(
+                f"  {step:<10} {outcome.status:<8} {outcome.seconds:5.1f} s  {outcome.summary}"
+            )
+
+    result = run(_fraud_spec(data), workspace=ws, reporter=Printer())
+    console.print(
+        "held-out metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
+    )
+    if result.cv:
+        auc = result.cv["roc_auc"]
+        console.print(f"time-series CV roc_auc: {auc['mean']:.4f} +/- {auc['std']:.4f}")
+    console.print(f"best params: {result.best_params}")
+    console.print(f"register: {result.steps['register'].summary}")
+    console.print("plots:")
+    for plot in result.plots:
+        console.print(f"  {plot}")
+    return result
+
+
+@_step("6. Run it again: unchanged steps come from the cache")
+def rerun_fraud_pipeline(ws: Any, data: Path) -> None:
+    from modelyard.pipeline import run
+
+    result = run(_fraud_spec(data), workspace=ws)
+    console.print(
+        f"cached: {', '.join(result.cached_steps)}; {result.seconds:.2f} s in all; "
+        f"register: {result.steps['register'].summary}"
+    )
+
+
+@_step("7. Load the fraud model by alias and score transactions")
+def score_transactions(ws: Any, data: Path) -> None:
+    import pandas as pd
+
+    from modelyard.registry import RegistryClient
+
+    model = RegistryClient(ws).load_model("models:/fraud-detector@staging")
+    recent = pd.read_parquet(data).tail(3_000)  # from the held-out (latest) days
+    rows = pd.concat([recent[recent.is_fraud == 1].head(3), recent[recent.is_fraud == 0].head(3)])
+    proba = model.predict_proba(rows.drop(columns=["is_fraud"]))[:, 1]
+    for (_, row), p in zip(rows.iterrows(), proba):
+        console.print(
+            f"  {row.transaction_id}  {row.amount:>8.2f}  {row.merchant_category:<13} "
+            f"{row.channel:<6}  p(fraud) {p:.3f}  (actual: {'fraud' if row.is_fraud else 'ok'})"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m modelyard.demo", description=__doc__)
     parser.add_argument("--home", help="MODELYARD_HOME for the demo (default: ./.modelyard)")
@@ -109,12 +189,20 @@ def main(argv: list[str] | None = None) -> None:
     tracked = track_sklearn(ws)
     register_and_promote(ws, tracked)
     load_and_predict(ws, tracked)
+    data = generate_transactions(ws)
+    run_fraud_pipeline(ws, data)
+    rerun_fraud_pipeline(ws, data)
+    score_transactions(ws, data)
     console.rule("[bold]Summary")
     console.print(f"done in {time.perf_counter() - start:.1f} s. Look around with:")
     for cmd in (
         "modelyard runs list",
         "modelyard models versions breast-cancer",
         "modelyard models history breast-cancer",
+        "modelyard pipeline runs",
+        "modelyard models versions fraud-detector",
+        "modelyard pipeline run examples/fraud/pipeline.yaml   (after: modelyard datasets "
+        "generate examples/fraud/data/transactions.parquet)",
         "modelyard audit",
     ):
         console.print(f"  .venv/bin/{cmd}")

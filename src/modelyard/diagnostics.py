@@ -84,6 +84,20 @@ register_check(
 )
 
 
+def _compute(ws: Workspace) -> tuple[str, str]:
+    from modelyard.compute import get_backend
+
+    backend = get_backend(ws.settings.compute)
+    return ws.settings.compute, f"{backend.name} backend, {backend.parallelism} task(s) at once"
+
+
+register_check(
+    "compute backend",
+    _compute,
+    "Set MODELYARD_COMPUTE to local (one worker per CPU) or local:N.",
+)
+
+
 def run_checks(ws: Workspace) -> list[CheckResult]:
     results = []
     for name, (check, fix) in _CHECKS.items():

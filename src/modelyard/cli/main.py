@@ -27,6 +27,11 @@ GROUPS: dict[str, tuple[str, str]] = {
         "modelyard.cli.features:features",
         "Feature store: definitions, training sets, materialization, online reads, streams.",
     ),
+    "pipeline": (
+        "modelyard.cli.pipeline:pipeline",
+        "Validate and run declarative training pipelines; list their runs.",
+    ),
+    "datasets": ("modelyard.cli.datasets:datasets", "Generate demo datasets."),
 }
 
 

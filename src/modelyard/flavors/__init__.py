@@ -30,7 +30,13 @@ from modelyard.errors import (
 from modelyard.flavors.base import MANIFEST, Flavor, LoadedModel, ModelManifest, library_versions
 from modelyard.flavors.lightgbm import LightGBMFlavor
 from modelyard.flavors.pickle import PickleFlavor
-from modelyard.flavors.signature import ColumnSpec, Signature, as_frame, infer_signature
+from modelyard.flavors.signature import (
+    ColumnSpec,
+    Signature,
+    as_frame,
+    column_kind,
+    infer_signature,
+)
 from modelyard.flavors.sklearn import SklearnFlavor
 from modelyard.flavors.xgboost import XGBoostFlavor
 from modelyard.storage.artifacts import sha256_file
@@ -43,6 +49,7 @@ __all__ = [
     "ModelManifest",
     "Signature",
     "as_frame",
+    "column_kind",
     "flavor_names",
     "infer_signature",
     "load_model",

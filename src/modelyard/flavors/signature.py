@@ -16,7 +16,7 @@ import pandas as pd
 
 from modelyard.errors import InvalidArgumentError
 
-__all__ = ["ColumnSpec", "Signature", "as_frame", "infer_signature"]
+__all__ = ["ColumnSpec", "Signature", "as_frame", "column_kind", "infer_signature"]
 
 TYPES = ("integer", "float", "boolean", "string", "category", "datetime")
 
@@ -92,7 +92,8 @@ class Signature:
         return pd.DataFrame(out, index=frame.index)
 
 
-def _kind_of(series: pd.Series) -> str:
+def column_kind(series: pd.Series) -> str:
+    """What a column holds: integer, float, boolean, datetime, category or string."""
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return "category"
@@ -155,13 +156,13 @@ def infer_signature(sample: pd.DataFrame, predictions: Any = None, proba: Any = 
     inputs = []
     for name in sample.columns:
         series = sample[name]
-        kind = _kind_of(series)
+        kind = column_kind(series)
         cats = tuple(_plain(c) for c in series.cat.categories) if kind == "category" else None
         inputs.append(ColumnSpec(str(name), kind, bool(series.isna().any()), cats))
     outputs: list[ColumnSpec] = []
     if predictions is not None:
         preds = pd.Series(np.asarray(predictions).ravel()[: len(sample)])
-        outputs.append(ColumnSpec("prediction", _kind_of(preds), False))
+        outputs.append(ColumnSpec("prediction", column_kind(preds), False))
     if proba is not None:
         outputs.append(ColumnSpec("probabilities", "float", False))
     return Signature(tuple(inputs), tuple(outputs))

@@ -44,6 +44,10 @@ SAFE_EXTRA_TYPES = frozenset(
         "sklearn._loss.loss.HalfMultinomialLoss",
         "numpy.dtype",
         "pandas.core.indexes.base.Index",
+        # modelyard's own pipeline transformers: their state is column and part names only,
+        # and neither defines __setstate__ or __reduce__ (modelyard/pipeline/transformers.py).
+        "modelyard.pipeline.transformers.AsDtype",
+        "modelyard.pipeline.transformers.DatetimeParts",
     }
 )
 

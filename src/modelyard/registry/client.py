@@ -92,10 +92,15 @@ class RegistryClient:
         *,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        promote_to: str | Stage | None = None,
+        reason: str = "",
     ) -> ModelVersion:
         """Register a new version of ``name`` from ``runs:/RUN_ID/PATH``, an artifact URI, or a
         local model directory (uploaded to the artifact store). The files are verified first and
-        their sha256 recorded, so a later change to any of them is refused at load time."""
+        their sha256 recorded, so a later change to any of them is refused at load time.
+
+        ``promote_to`` moves the new version to a stage in the same transaction as the
+        registration (all or nothing); hooks fire after it commits."""
         ref = parse_model_uri(source)
         run_id: str | None = None
         metrics: dict[str, float] = {}
@@ -124,7 +129,9 @@ class RegistryClient:
             self.workspace.artifacts.put_dir(local, dest)
             artifact_uri = self.workspace.artifacts.uri(dest)
         run_id = run_id or manifest.lineage.get("run_id")
-        return self.store.create_model_version(
+        stage = str(promote_to.value if isinstance(promote_to, Stage) else promote_to or "")
+        transitions: list[StageTransition] = []
+        version = self.store.create_model_version(
             name,
             actor=self.actor,
             artifact_uri=artifact_uri,
@@ -136,7 +143,13 @@ class RegistryClient:
             metrics=metrics,
             description=description,
             tags=tags,
+            stage=stage or None,
+            reason=reason,
+            transitions=transitions,
         )
+        if transitions:
+            self._fire(transitions)
+        return version
 
     def get_version(self, name: str, version: int | str) -> ModelVersion:
         return self.store.get_model_version(name, version)

@@ -265,12 +265,12 @@ class TrackingClient:
         trusted_types: list[str] | None = None,
     ) -> LoggedModel:
         """Save ``model`` (see :func:`modelyard.flavors.save_model`) as an artifact of the run."""
-        from modelyard.flavors import MANIFEST, manifest_sha256, save_model
+        from modelyard.flavors import save_model
 
         run = self.get_run(run_id)
         with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
             local = Path(tmp) / "model"
-            manifest = save_model(
+            save_model(
                 model,
                 local,
                 sample=sample,
@@ -284,9 +284,20 @@ class TrackingClient:
                     "git_commit": run.code_version,
                 },
             )
-            files = {rel: str(info["sha256"]) for rel, info in manifest.files.items()}
-            files[MANIFEST] = manifest_sha256(local)
-            self.log_artifacts(run_id, local, artifact_path)
+            return self.log_saved_model(run_id, local, artifact_path)
+
+    def log_saved_model(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str = "model"
+    ) -> LoggedModel:
+        """Log a directory written by :func:`modelyard.flavors.save_model` (e.g. a cached
+        model): its files are verified against MODEL.yaml, then uploaded as the run's model."""
+        from modelyard.flavors import MANIFEST, manifest_sha256, verify_model_dir
+
+        manifest = verify_model_dir(local_dir)
+        files = {rel: str(info["sha256"]) for rel, info in manifest.files.items()}
+        files[MANIFEST] = manifest_sha256(local_dir)
+        self.log_artifacts(run_id, local_dir, artifact_path)
+        run = self.get_run(run_id)
         logged = [p for p in run.tags.get("modelyard.models", "").split(",") if p]
         if artifact_path not in logged:
             self.set_tags(run_id, {"modelyard.models": ",".join([*logged, artifact_path])})
@@ -356,6 +367,11 @@ class ActiveRun:
 
     def log_model(self, model: Any, artifact_path: str = "model", **kwargs: Any) -> LoggedModel:
         return self.client.log_model(self.run_id, model, artifact_path, **kwargs)
+
+    def log_saved_model(
+        self, local_dir: str | os.PathLike[str], artifact_path: str = "model"
+    ) -> LoggedModel:
+        return self.client.log_saved_model(self.run_id, local_dir, artifact_path)
 
     def child(self, name: str | None = None, **kwargs: Any) -> ActiveRun:
         """Start a nested run (e.g. one tuning trial) in the same experiment."""

@@ -224,9 +224,17 @@ class RegistryStore:
         metrics: Mapping[str, float] | None = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        stage: str | None = None,
+        reason: str = "",
+        transitions: list[StageTransition] | None = None,
     ) -> ModelVersion:
-        """Register the next version of ``name`` (creating the registered model if needed)."""
+        """Register the next version of ``name`` (creating the registered model if needed).
+
+        With ``stage``, the new version is also moved to that stage (archiving the previous
+        holder) in the SAME transaction: it is never left registered but not promoted. The
+        transitions written are appended to ``transitions`` when a list is given."""
         check_model_name(name)
+        target = check_stage(stage) if stage is not None else None
         with self.db.write() as conn:
             ts0 = now_ms()
             new_model = {"name": name, "description": "", "created_at": ts0, "updated_at": ts0}
@@ -305,6 +313,13 @@ class RegistryStore:
                     "source": source,
                 },
             )
+            if target is not None:
+                moves = self._moves(conn, name, version, None, target, archive_previous=True)
+                ids = [
+                    self._move(conn, name, n, old, new, actor, reason, ts) for n, old, new in moves
+                ]
+        if target is not None and transitions is not None:
+            transitions.extend(self.get_stage_history(name, transition_ids=ids))
         return self.get_model_version(name, version)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
@@ -522,16 +537,30 @@ class RegistryStore:
                 raise NotFoundError(
                     f"Model {name!r} has no version {number}.", name=name, version=number
                 )
-            moves: list[tuple[int, str | None, str]] = []
-            if target in _EXCLUSIVE_STAGES and archive_previous:
-                holder = self._stage_holder(conn, name, target)
-                if holder is not None and holder != number:
-                    moves.append((holder, target, Stage.ARCHIVED.value))
-            if current.stage != target:
-                moves.append((number, current.stage, target))
+            moves = self._moves(conn, name, number, current.stage, target, archive_previous)
             ts = now_ms()  # one instant: the old holder leaves as the new one arrives
             ids = [self._move(conn, name, v, old, new, actor, reason, ts) for v, old, new in moves]
         return self.get_stage_history(name, transition_ids=ids)
+
+    def _moves(
+        self,
+        conn: Connection,
+        name: str,
+        version: int,
+        current: str | None,
+        target: str,
+        archive_previous: bool,
+    ) -> list[tuple[int, str | None, str]]:
+        """(version, from, to) moves that put ``version`` in ``target``: the previous holder of
+        an exclusive stage is archived first."""
+        moves: list[tuple[int, str | None, str]] = []
+        if target in _EXCLUSIVE_STAGES and archive_previous:
+            holder = self._stage_holder(conn, name, target)
+            if holder is not None and holder != version:
+                moves.append((holder, target, Stage.ARCHIVED.value))
+        if current != target:
+            moves.append((version, current, target))
+        return moves
 
     def _move(
         self,

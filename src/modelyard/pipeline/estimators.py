@@ -1,0 +1,240 @@
+"""Estimators by name: LightGBM, XGBoost, any scikit-learn estimator, or an import path.
+
+    cls = estimator_class("random_forest", "classification")   # RandomForestClassifier
+    unknown = unknown_params(cls, {"n_estimator": 10})          # ['n_estimator']
+
+Class imbalance is handled the same way for every estimator: ``class_weight`` becomes per-row
+``sample_weight`` at fit time (so LightGBM, XGBoost and scikit-learn behave alike).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from modelyard.errors import InvalidArgumentError, suggest
+from modelyard.pipeline.imports import import_object
+
+__all__ = [
+    "ALIASES",
+    "build_estimator",
+    "estimator_class",
+    "sample_weight",
+    "supports_pruning",
+    "unknown_params",
+    "valid_params",
+]
+
+# name -> (classifier, regressor) import paths
+ALIASES: dict[str, tuple[str | None, str | None]] = {
+    "lightgbm": ("lightgbm:LGBMClassifier", "lightgbm:LGBMRegressor"),
+    "xgboost": ("xgboost:XGBClassifier", "xgboost:XGBRegressor"),
+    "logistic_regression": ("sklearn.linear_model:LogisticRegression", None),
+    "linear_regression": (None, "sklearn.linear_model:LinearRegression"),
+    "ridge": ("sklearn.linear_model:RidgeClassifier", "sklearn.linear_model:Ridge"),
+    "lasso": (None, "sklearn.linear_model:Lasso"),
+    "elastic_net": (None, "sklearn.linear_model:ElasticNet"),
+    "random_forest": (
+        "sklearn.ensemble:RandomForestClassifier",
+        "sklearn.ensemble:RandomForestRegressor",
+    ),
+    "extra_trees": (
+        "sklearn.ensemble:ExtraTreesClassifier",
+        "sklearn.ensemble:ExtraTreesRegressor",
+    ),
+    "gradient_boosting": (
+        "sklearn.ensemble:GradientBoostingClassifier",
+        "sklearn.ensemble:GradientBoostingRegressor",
+    ),
+    "hist_gradient_boosting": (
+        "sklearn.ensemble:HistGradientBoostingClassifier",
+        "sklearn.ensemble:HistGradientBoostingRegressor",
+    ),
+    "decision_tree": ("sklearn.tree:DecisionTreeClassifier", "sklearn.tree:DecisionTreeRegressor"),
+    "knn": ("sklearn.neighbors:KNeighborsClassifier", "sklearn.neighbors:KNeighborsRegressor"),
+    "svm": ("sklearn.svm:SVC", "sklearn.svm:SVR"),
+    "naive_bayes": ("sklearn.naive_bayes:GaussianNB", None),
+}
+_TASK_INDEX = {"classification": 0, "regression": 1}
+
+
+def estimator_class(name: str, task: str) -> type:
+    """The estimator class ``name`` means for ``task`` (classification / regression)."""
+    field = "train.model"
+    if name in ALIASES:
+        path = ALIASES[name][_TASK_INDEX[task]]
+        if path is None:
+            raise InvalidArgumentError(
+                f"Model {name!r} has no {task} variant; choose another model or set train.task.",
+                field=field,
+                value=name,
+            )
+        if name == "xgboost":
+            _require_xgboost()
+        return _as_class(import_object(path, what="estimator", field=field), name)
+    if ":" in name or "." in name:
+        return _as_class(import_object(name, what="estimator", field=field), name)
+    found = _sklearn_estimators().get(name)
+    if found is None:
+        choices = [*ALIASES, *_sklearn_estimators()]
+        raise InvalidArgumentError(
+            f"Unknown model {name!r}{suggest(name, choices)}. Use one of "
+            f"{', '.join(ALIASES)}, a scikit-learn estimator class name (e.g. "
+            "RandomForestClassifier) or an import path (package.module:Estimator).",
+            field=field,
+            value=name,
+        )
+    return found
+
+
+def candidate_classes(name: str, task: str) -> list[type]:
+    """Classes ``name`` may mean: both variants of an alias when the task is not known yet."""
+    if task != "auto":
+        return [estimator_class(name, task)]
+    if name in ALIASES:
+        return [
+            estimator_class(name, t) for t, i in _TASK_INDEX.items() if ALIASES[name][i] is not None
+        ]
+    return [estimator_class(name, "classification")]
+
+
+def _require_xgboost() -> None:
+    try:
+        import xgboost  # noqa: F401
+    except ImportError as exc:
+        from modelyard.errors import DependencyMissingError
+
+        raise DependencyMissingError.for_extra("xgboost", "xgboost") from exc
+
+
+def _as_class(obj: Any, name: str) -> type:
+    if not isinstance(obj, type) or not hasattr(obj, "fit") or not hasattr(obj, "get_params"):
+        raise InvalidArgumentError(
+            f"train.model {name!r} is not a scikit-learn compatible estimator class (it needs "
+            "fit, predict and get_params).",
+            field="train.model",
+            value=name,
+        )
+    return obj
+
+
+_SKLEARN: dict[str, type] | None = None
+
+
+def _sklearn_estimators() -> dict[str, type]:
+    global _SKLEARN
+    if _SKLEARN is None:
+        from sklearn.utils.discovery import all_estimators
+
+        _SKLEARN = dict(all_estimators(type_filter=["classifier", "regressor"]))
+    return _SKLEARN
+
+
+def infer_task_of(cls: type) -> str | None:
+    """classification / regression from the estimator itself (scikit-learn tags)."""
+    from sklearn.base import is_classifier, is_regressor
+
+    try:
+        instance = cls()
+    except Exception:
+        return None
+    if is_classifier(instance):
+        return "classification"
+    if is_regressor(instance):
+        return "regression"
+    return None
+
+
+def valid_params(cls: type) -> set[str]:
+    """The parameter names an estimator accepts (LightGBM also takes its native aliases)."""
+    try:
+        names = set(cls().get_params(deep=False))
+    except Exception:
+        names = set(inspect.signature(cls).parameters) - {"args", "kwargs"}
+    if cls.__module__.startswith("lightgbm"):
+        names |= _lightgbm_native_params()
+    return names
+
+
+def _lightgbm_native_params() -> set[str]:
+    try:  # LightGBM's own list of parameters and aliases (not a public API: guarded)
+        from lightgbm.basic import _ConfigAliases
+
+        table = _ConfigAliases._get_all_param_aliases()
+        return set(table) | {a for aliases in table.values() for a in aliases}
+    except Exception:
+        return set()
+
+
+def unknown_params(cls: type, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, hint) for every key ``cls`` does not accept."""
+    names = valid_params(cls)
+    out = []
+    for key in params:
+        if key not in names:
+            out.append((key, suggest(key, names)))
+    return out
+
+
+def build_estimator(
+    cls: type, params: Mapping[str, Any], *, seed: int, n_jobs: int | None = None
+) -> Any:
+    """An instance with ``params``; a seed and thread count are set where the class takes them
+    and the spec did not."""
+    names = valid_params(cls)
+    kwargs = dict(params)
+    if "random_state" in names and "random_state" not in kwargs and "seed" not in kwargs:
+        kwargs["random_state"] = seed
+    if n_jobs is not None and "n_jobs" in names and "n_jobs" not in kwargs:
+        kwargs["n_jobs"] = n_jobs
+    if cls.__module__.startswith("lightgbm") and "verbose" not in kwargs:
+        kwargs["verbose"] = -1
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"Cannot build {cls.__name__} with params {dict(params)}: {exc}",
+            field="train.params",
+        ) from exc
+
+
+def accepts_sample_weight(estimator: Any) -> bool:
+    try:
+        return "sample_weight" in inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def sample_weight(class_weight: str | Mapping[str, float] | None, y: Any) -> np.ndarray | None:
+    """Per-row weights for ``class_weight`` ('balanced' or {class: weight}); None for none."""
+    if class_weight is None:
+        return None
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    labels = np.asarray(y)
+    if class_weight == "balanced":
+        return np.asarray(compute_sample_weight("balanced", labels))
+    assert not isinstance(class_weight, str)
+    by_text = {str(k): float(v) for k, v in class_weight.items()}
+    classes = {str(c) for c in np.unique(labels)}
+    unknown = sorted(set(by_text) - classes)
+    if unknown:
+        raise InvalidArgumentError(
+            f"train.class_weight names class(es) {unknown} that the target does not have "
+            f"(classes: {sorted(classes)}).",
+            field="train.class_weight",
+        )
+    return np.array([by_text.get(str(v), 1.0) for v in labels], dtype=float)
+
+
+def supports_pruning(estimator: Any) -> str | None:
+    """'lightgbm' / 'xgboost' when trials can report per-iteration scores, else None."""
+    module = type(estimator).__module__
+    if module.startswith("lightgbm"):
+        return "lightgbm"
+    if module.startswith("xgboost"):
+        return "xgboost"
+    return None

@@ -1,0 +1,118 @@
+"""``modelyard pipeline`` and ``modelyard datasets`` as a user runs them (real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from modelyard.config import Settings
+from modelyard.registry import RegistryClient
+from modelyard.storage import Workspace
+from tests.pipeline.helpers import spec
+
+
+def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modelyard.cli.main", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def write_spec(path: Path, raw: dict) -> Path:
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_generate_validate_run_and_list(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    gen = cli(
+        home,
+        "datasets",
+        "generate",
+        str(tmp_path / "data" / "tx.parquet"),
+        "--rows",
+        "3000",
+        "--days",
+        "10",
+    )
+    assert gen.returncode == 0, gen.stderr
+    assert "Wrote 3,000 transactions" in gen.stdout
+    raw = spec()
+    raw["train"]["tune"] = {"n_trials": 2, "parallelism": 1, "space": {"num_leaves": [4, 15]}}
+    path = write_spec(tmp_path / "pipeline.yaml", raw)
+
+    valid = cli(home, "pipeline", "validate", str(path))
+    assert valid.returncode == 0, valid.stderr
+    assert "valid" in valid.stdout and "ingest -> validate -> split" in valid.stdout
+
+    first = cli(home, "pipeline", "run", str(path))
+    assert first.returncode == 0, first.stderr
+    assert "registered fraud-detector v1 and promoted to production" in first.stdout
+    assert "models:/fraud-detector@production" in first.stdout
+    assert "roc_curve.png" in first.stdout
+    for step in (
+        "ingest",
+        "validate",
+        "split",
+        "transform",
+        "tune",
+        "train",
+        "evaluate",
+        "register",
+    ):
+        assert step in first.stderr  # the live per-step display
+
+    second = cli(home, "pipeline", "run", str(path), "--json")
+    assert second.returncode == 0, second.stderr
+    result = json.loads(second.stdout)
+    assert result["steps"]["train"]["status"] == "cached"
+    assert result["model_version"] == {
+        "name": "fraud-detector",
+        "version": 1,
+        "stage": "production",
+    }
+
+    forced = cli(home, "pipeline", "run", str(path), "--no-cache", "--json")
+    assert json.loads(forced.stdout)["steps"]["train"]["status"] == "ran"
+
+    runs = cli(home, "pipeline", "runs", "--json")
+    listed = json.loads(runs.stdout)
+    assert len(listed) == 3 and all(r["tags"]["modelyard.pipeline"] == "fraud" for r in listed)
+    table = cli(home, "pipeline", "runs")
+    assert "fraud-detector/1" in table.stdout
+
+    ws = Workspace(Settings.resolve(home=str(home)))
+    assert RegistryClient(ws).resolve("models:/fraud-detector@production").version == 1
+
+
+def test_a_bad_spec_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    raw = spec()
+    raw["train"]["modle"] = "x"
+    raw["evaluate"]["metrics"] = ["roc_auk"]
+    path = write_spec(tmp_path / "bad.yaml", raw)
+    for command in ("validate", "run"):
+        out = cli(tmp_path / "home", "pipeline", command, str(path))
+        assert out.returncode == 2
+        assert "has 2 problems" in out.stderr
+        assert "train.modle (line" in out.stderr and "evaluate.metrics[0] (line" in out.stderr
+
+
+def test_bad_data_exits_with_the_data_error_code(tmp_path: Path) -> None:
+    import pandas as pd
+
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"amount": [1.0, 2.0], "x": ["a", "b"]}).to_parquet(
+        tmp_path / "data" / "tx.parquet"
+    )
+    path = write_spec(tmp_path / "pipeline.yaml", spec(validation=None))
+    out = cli(tmp_path / "home", "pipeline", "run", str(path))
+    assert out.returncode == 9
+    assert "data.target 'is_fraud' is not a column" in out.stderr

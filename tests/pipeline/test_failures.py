@@ -1,0 +1,142 @@
+"""Bad input (issue item 14): each case is a clear error naming the field, and nothing is
+half-registered. Runtime failures leave a FAILED run with the error recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from modelyard.entities import RunStatus
+from modelyard.errors import DataValidationError, ModelyardError, NotFoundError, SpecError
+from modelyard.pipeline import list_runs, run
+from modelyard.registry import RegistryClient
+from modelyard.storage import Workspace
+from modelyard.tracking import TrackingClient
+from tests.pipeline.helpers import spec, write_data
+
+
+def failing(raw: dict[str, Any], ws: Workspace, base: Path, error: type[ModelyardError]) -> Any:
+    with pytest.raises(error) as err:
+        run(raw, workspace=ws, base_dir=str(base))
+    assert RegistryClient(ws).list_models() == [], "nothing may be registered"
+    return err.value
+
+
+def failed_run(ws: Workspace) -> Any:
+    (latest,) = list_runs(ws)
+    assert latest.status is RunStatus.FAILED
+    assert latest.tags["modelyard.error"]
+    steps = json.loads(
+        TrackingClient(ws).artifacts_of(latest.run_id).read_bytes("pipeline/steps.json")
+    )
+    assert list(steps.values())[-1]["status"] == "failed"
+    return latest
+
+
+def test_typos_and_wrong_types_stop_before_anything_runs(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    write_data(tmp_path)
+    raw = spec()
+    raw["train"]["paramz"] = {"n_estimators": 5}
+    raw["split"]["test_fraction"] = "a fifth"
+    err = failing(raw, workspace, tmp_path, SpecError)
+    assert any(p.startswith("train.paramz") for p in err.details["problems"])
+    assert any(p.startswith("split.test_fraction") for p in err.details["problems"])
+    assert list_runs(workspace) == []  # not even a run was started
+
+
+def test_a_data_file_without_the_target_column(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_data(tmp_path)
+    pd.read_parquet(path).drop(columns=["is_fraud"]).to_parquet(path)
+    err = failing(spec(), workspace, tmp_path, DataValidationError)
+    assert err.details["field"] == "data.target"
+    assert "'is_fraud' is not a column" in err.message and "amount" in err.message
+    assert "is_fraud" in failed_run(workspace).tags["modelyard.error"]
+
+
+def test_a_column_whose_type_contradicts_the_schema(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_data(tmp_path)
+    frame = pd.read_parquet(path)
+    frame["amount"] = frame["amount"].astype(str)
+    frame.loc[7, "amount"] = "n/a"
+    frame.to_parquet(path)
+    err = failing(spec(), workspace, tmp_path, DataValidationError)
+    assert err.details["field"] == "validation.schema.amount.type"
+    assert "'amount' should be float" in err.message
+    stored = failed_run(workspace)
+    # the validation report is saved with the failed run
+    report = (
+        TrackingClient(workspace).artifacts_of(stored.run_id).read_bytes("validation/report.txt")
+    )
+    assert b"FAIL  schema.type" in report
+
+
+def test_an_unreadable_file(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_data(tmp_path)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # truncated
+    err = failing(spec(), workspace, tmp_path, DataValidationError)
+    assert err.details["field"] == "data.source" and "Cannot read" in err.message
+    failed_run(workspace)
+
+
+def test_a_missing_file(workspace: Workspace, tmp_path: Path) -> None:
+    err = failing(spec(), workspace, tmp_path, NotFoundError)
+    assert err.details["field"] == "data.source"
+
+
+def test_an_empty_dataset(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_data(tmp_path)
+    pd.read_parquet(path).head(0).to_parquet(path)
+    err = failing(spec(), workspace, tmp_path, DataValidationError)
+    assert "is empty" in err.message and err.details["field"] == "data.source"
+
+
+def test_a_target_with_one_class(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_data(tmp_path)
+    frame = pd.read_parquet(path)
+    frame["is_fraud"] = 0
+    frame.to_parquet(path)
+    err = failing(spec(), workspace, tmp_path, DataValidationError)
+    assert err.details["field"] == "data.target" and "single class" in err.message
+    failed_run(workspace)
+
+
+def test_outliers_with_action_fail(workspace: Workspace, tmp_path: Path) -> None:
+    write_data(tmp_path)
+    raw = spec()
+    raw["validation"]["outliers"] = {"method": "zscore", "action": "fail", "columns": ["amount"]}
+    err = failing(raw, workspace, tmp_path, DataValidationError)
+    assert "outliers by zscore" in err.message
+
+
+def test_a_temporal_split_with_all_positives_after_the_cut(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_data(tmp_path)
+    frame = pd.read_parquet(path)
+    cut = frame["event_ts"].quantile(0.8)
+    frame["is_fraud"] = (frame["event_ts"] > cut).astype(int)
+    frame.to_parquet(path)
+    err = failing(spec(), workspace, tmp_path, DataValidationError)
+    assert err.details["field"] == "split" and "single class" in err.message
+
+
+def test_a_search_space_where_every_trial_fails(workspace: Workspace, tmp_path: Path) -> None:
+    from modelyard.errors import InvalidArgumentError
+
+    write_data(tmp_path)
+    raw = spec()
+    raw["train"]["tune"] = {"n_trials": 2, "parallelism": 1, "space": {"num_leaves": [-9, -2]}}
+    err = failing(raw, workspace, tmp_path, InvalidArgumentError)
+    assert err.details["field"] == "train.tune"
+    assert "2 failed" in err.message and "first error" in err.message
+    trials = TrackingClient(workspace).search_runs(
+        None, "tags.`modelyard.pipeline.trial` = 'fraud'"
+    )
+    assert [t.status for t in trials] == [RunStatus.FAILED, RunStatus.FAILED]
+    assert all(t.tags["modelyard.error"] for t in trials)
