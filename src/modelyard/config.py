@@ -53,6 +53,10 @@ _FIELDS: dict[str, tuple[Callable[[Path], str], str]] = {
         lambda h: f"sqlite:///{h / 'online.db'}",
         "online features and prediction cache (sqlite:// or redis://)",
     ),
+    "logs_uri": (
+        lambda h: f"file://{h / 'logs'}",
+        "prediction and feedback logs, Parquet by model and date (file:// or s3://bucket/prefix)",
+    ),
     "compute": (lambda _h: "local", "tuning / batch scoring backend (local or ray or ray://host)"),
     "user": (lambda _h: _default_user(), "actor recorded in runs and audit events"),
     "cache_dir": (lambda h: str(h / "cache"), "local cache of downloaded models"),
@@ -70,6 +74,7 @@ class Settings:
     artifact_uri: str
     offline_uri: str
     online_uri: str
+    logs_uri: str
     compute: str
     user: str
     cache_dir: str

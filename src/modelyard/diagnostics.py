@@ -84,6 +84,18 @@ register_check(
 )
 
 
+def _logs(ws: Workspace) -> tuple[str, str]:
+    return ws.logs.uri, ws.logs.check()
+
+
+register_check(
+    "prediction logs",
+    _logs,
+    "Set MODELYARD_LOGS_URI to a writable file:// directory or an s3://bucket/prefix (for S3 "
+    "check AWS credentials and MODELYARD_S3_ENDPOINT_URL).",
+)
+
+
 def _compute(ws: Workspace) -> tuple[str, str]:
     from modelyard.compute import get_backend
 

@@ -13,6 +13,7 @@ from modelyard.storage.artifacts import ArtifactStore, open_artifact_store
 from modelyard.storage.metadata import MetadataStore, open_metadata_store
 
 if TYPE_CHECKING:
+    from modelyard.storage.logs import EventLog
     from modelyard.storage.offline import OfflineStore
     from modelyard.storage.online import OnlineStore
     from modelyard.storage.streams import RedisEventStream
@@ -30,6 +31,7 @@ class Workspace:
         self._artifacts: ArtifactStore | None = None
         self._offline: OfflineStore | None = None
         self._online: OnlineStore | None = None
+        self._logs: EventLog | None = None
         self._lock = threading.Lock()
 
     @property
@@ -75,6 +77,19 @@ class Workspace:
 
                     self._online = open_online_store(self.settings.online_uri)
         return self._online
+
+    @property
+    def logs(self) -> EventLog:
+        """The prediction and feedback logs (Parquet by model and date), opened on first use."""
+        if self._logs is None:
+            with self._lock:
+                if self._logs is None:
+                    from modelyard.storage.logs import EventLog
+
+                    self._logs = EventLog(
+                        self.settings.logs_uri, s3_endpoint_url=self.settings.s3_endpoint_url
+                    )
+        return self._logs
 
     def stream(self, name: str, url: str | None = None) -> RedisEventStream:
         """The Redis Stream ``name`` at ``url`` (default: the online store's Redis server)."""
