@@ -31,9 +31,12 @@ ROWS: list[tuple[str, str, str, str, str]] = []
 def report(
     backend: str, what: str, value: float, unit: str, target: str, ok: bool, peer: str
 ) -> None:
-    ROWS.append(
-        (backend, what, f"{value:,.1f} {unit}", target, ("PASS" if ok else "MISS") + f"  ({peer})")
-    )
+    verdict = "PASS" if ok else "MISS"
+    if backend != "sqlite" and "points/s" in unit:
+        # TARGETS.md sets the logging rates on SQLite (where the peers were measured); on
+        # PostgreSQL every commit waits for the WAL fsync, so these rows are for information.
+        target, verdict = f"({target} is for SQLite)", "INFO"
+    ROWS.append((backend, what, f"{value:,.1f} {unit}", target, f"{verdict}  ({peer})"))
 
 
 def median_ms(fn, repeat: int = 20) -> float:  # type: ignore[no-untyped-def]

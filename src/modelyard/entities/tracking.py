@@ -6,7 +6,7 @@ import enum
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -41,8 +41,9 @@ class Experiment:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
+class Metric(NamedTuple):
+    """One point of a metric. A named tuple (not a dataclass): a history read builds thousands."""
+
     key: str
     value: float
     step: int = 0

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ class Database:
         self._write_engine = self.engine.execution_options(modelyard_write=True)
         self._pid = os.getpid()
         self._upserts: dict[Any, Any] = {}
+        self._local = threading.local()
         try:
             self.ensure_schema()
         except sa.exc.DBAPIError as exc:  # the first connection: any failure means unusable
@@ -115,6 +117,54 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
+    def raw_write(self) -> Iterator[Any]:
+        """A write transaction on a bare DBAPI cursor, for hot paths (metric logging) where
+        SQLAlchemy's per-transaction machinery costs more than the database work itself.
+
+        SQLite: a connection kept per thread (and per process), ``BEGIN IMMEDIATE`` ... ``COMMIT``.
+        PostgreSQL: a pooled connection (pre-pinged), committed or rolled back here."""
+        self._check_fork()
+        with self._unavailable_as_error():
+            if self.dialect != "sqlite":
+                conn = self.engine.raw_connection()
+                try:
+                    cursor = conn.cursor()
+                    try:
+                        yield cursor
+                        conn.commit()
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    finally:
+                        cursor.close()
+                finally:
+                    conn.close()
+                return
+            dbapi = self._thread_sqlite()
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                cursor.execute("COMMIT")
+            except BaseException:
+                # A Ctrl-C may land before BEGIN or after COMMIT: roll back only what is open.
+                if dbapi.in_transaction:
+                    dbapi.rollback()
+                raise
+            finally:
+                cursor.close()
+
+    def _thread_sqlite(self) -> Any:
+        held = getattr(self._local, "conn", None)
+        if held is None or held[0] != self._pid:
+            # Detached from the pool: this thread keeps it (closed when the thread ends).
+            fairy = self.engine.raw_connection()
+            fairy.detach()
+            held = (self._pid, fairy.dbapi_connection)
+            self._local.conn = held
+        return held[1]
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         self._check_fork()
         with self._unavailable_as_error(), self.engine.connect() as conn:
@@ -124,8 +174,10 @@ class Database:
     def _unavailable_as_error(self) -> Iterator[None]:
         try:
             yield
-        except sa.exc.OperationalError as exc:
-            if _is_connection_failure(exc):
+        except Exception as exc:
+            # sa.exc.OperationalError, or the driver's own from raw_write()
+            operational = type(exc).__name__ == "OperationalError"
+            if operational and _is_connection_failure(exc):
                 raise StoreUnavailableError(
                     self.unreachable_message(exc), uri=redact(self.uri)
                 ) from exc
@@ -300,8 +352,9 @@ class Database:
         )
 
 
-def _is_connection_failure(exc: sa.exc.OperationalError) -> bool:
-    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+def _is_connection_failure(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    text = str(orig).lower() if orig is not None else str(exc).lower()
     needles = (
         "connection",
         "could not connect",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
+import operator
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -50,6 +52,10 @@ MAX_RESULTS_LIMIT = 50_000
 _CHUNK = 500
 
 
+_new_metric = functools.partial(tuple.__new__, Metric)
+_value_of = operator.itemgetter(1)
+
+
 def _null_to_nan(value: float | None) -> float:
     return math.nan if value is None else value
 
@@ -68,7 +74,7 @@ class TrackingStore:
             "SET value = excluded.value, step = excluded.step, timestamp = excluded.timestamp "
             "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
             "AND excluded.timestamp >= latest_metrics.timestamp)",
-            "history": "SELECT step, timestamp, value FROM metrics "
+            "history": f"SELECT key, value, step, timestamp FROM metrics "
             f"WHERE run_id = {mark} AND key = {mark} ORDER BY step, timestamp",
         }
 
@@ -363,8 +369,7 @@ class TrackingStore:
                 latest[key] = row
         if not rows:
             return 0
-        with self.db.write() as conn:
-            cursor = conn.connection.cursor()
+        with self.db.raw_write() as cursor:
             try:
                 if self.db.dialect == "postgresql":
                     self._pg_insert_metrics(cursor, rows)
@@ -378,7 +383,6 @@ class TrackingStore:
                 cursor.execute(self._sql["upsert_latest"], next(iter(latest.values())))
             else:
                 cursor.executemany(self._sql["upsert_latest"], list(latest.values()))
-            cursor.close()
         return len(rows)
 
     def _pg_insert_metrics(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
@@ -403,8 +407,11 @@ class TrackingStore:
             cursor.close()
             if not rows:
                 self._require_run(conn, run_id)
-        nan = math.nan
-        return [Metric(key, nan if v is None else v, s, ts) for s, ts, v in rows]
+        # Rows come in Metric's field order: build the tuples in C (no per-row Python call).
+        points = list(map(_new_metric, rows))
+        if None in map(_value_of, points):  # NaN is stored as NULL
+            points = [p._replace(value=math.nan) if p.value is None else p for p in points]
+        return points
 
     def get_metric_histories(
         self, run_id: str, keys: Sequence[str] | None = None
