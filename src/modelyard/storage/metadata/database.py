@@ -205,6 +205,13 @@ class Database:
         return f"Cannot reach the metadata database {redact(self.uri)}: {first}. {fix}"
 
     def dispose(self) -> None:
+        """Close the pool and this thread's metric-writing connection (other threads' close when
+        their thread ends)."""
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            self._local.conn = None
+            if held[0] == os.getpid():
+                held[1].close()
         self.engine.dispose()
 
     # -- schema -----------------------------------------------------------------------------
