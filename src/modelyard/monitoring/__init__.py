@@ -32,6 +32,7 @@ from modelyard.monitoring.drift import (
     detect_drift,
 )
 from modelyard.monitoring.profile import BINS, MAX_CATEGORIES, SKETCH_SIZE, build_profile
+from modelyard.monitoring.report import render_report
 from modelyard.monitoring.store import PROFILE_TAG, load_profile, profile_location, save_profile
 
 __all__ = [
@@ -59,5 +60,6 @@ __all__ = [
     "detect_drift",
     "load_profile",
     "profile_location",
+    "render_report",
     "save_profile",
 ]
