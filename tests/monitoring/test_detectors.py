@@ -66,6 +66,10 @@ def test_ks_from_a_sketch_of_a_large_reference_is_within_one_over_k() -> None:
         assert abs(result.statistic - expected.statistic) <= 1 / SKETCH_SIZE
         assert result.n_reference == len(ref)  # the p-value uses the true count
         assert result.drifted == (expected.pvalue < 0.05)
+        w = WassersteinDetector(normalize=False).fit(profile).score(cur).statistic
+        assert w is not None
+        bound = (ref.max() - ref.min()) / SKETCH_SIZE
+        assert abs(w - stats.wasserstein_distance(ref, cur)) <= bound
 
 
 def test_many_ties_stay_exact_at_any_size() -> None:
