@@ -131,12 +131,14 @@ def _plain(value: Any) -> Any:
 def _basic_checks(frame: pd.DataFrame, refused: list[dict[str, Any]]) -> pd.DataFrame:
     """Refuse rows without an id, without a label, or with a label that is not a scalar."""
     pid_ok = frame["prediction_id"].map(lambda v: isinstance(v, (str, int)) and str(v) != "")
+    pid_ok = pid_ok.astype(bool)
     _refuse(refused, frame[~pid_ok], "prediction_id", "missing or empty prediction_id")
     frame = frame[pid_ok]
-    label_missing = frame["label"].map(_missing)
+    label_missing = frame["label"].map(_missing).astype(bool)
     _refuse(refused, frame[label_missing], "label", "missing label")
     frame = frame[~label_missing]
     scalar = frame["label"].map(lambda v: isinstance(v, (str, int, float, bool, np.generic)))
+    scalar = scalar.astype(bool)
     _refuse(
         refused,
         frame[~scalar],
@@ -283,6 +285,8 @@ def record_feedback(
 
     frame = _frame(rows)
     result = FeedbackResult(received=len(frame))
+    if frame.empty:
+        return result
     refused: list[dict[str, Any]] = []
     frame = _basic_checks(frame, refused)
     before = len(frame)

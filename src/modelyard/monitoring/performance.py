@@ -197,10 +197,10 @@ def service_health(window: pa.Table | None, *, min_rows: int = 1) -> ServiceResu
     try:
         con.register("w", window.select(["version", "variant", "latency_ms", "status"]))
         total = arrow_table(
-            con.execute(_SERVICE_SQL.format(keys="", group="", error=STATUS_ERROR))
+            con.sql(_SERVICE_SQL.format(keys="", group="", error=STATUS_ERROR))
         ).to_pylist()[0]
         grouped = arrow_table(
-            con.execute(
+            con.sql(
                 _SERVICE_SQL.format(
                     keys="version, variant,",
                     group="GROUP BY version, variant ORDER BY version, variant",

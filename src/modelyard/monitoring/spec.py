@@ -367,6 +367,14 @@ class RetrainSpec(SpecModel):
     """no new retrain within this time of the last one"""
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``on:`` key as the boolean true."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
     @field_validator("metric")
     @classmethod
     def _comparable(cls, value: str) -> str:

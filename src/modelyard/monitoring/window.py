@@ -124,7 +124,7 @@ def labelled(
         con.register("f", feedback)
         selected = ", ".join(f'p."{c}"' for c in keep)
         # A label is the latest one given for that prediction (a correction replaces it).
-        result = con.execute(
+        result = con.sql(
             f"""
             WITH latest AS (
                 SELECT prediction_id, arg_max(label, ts) AS label
