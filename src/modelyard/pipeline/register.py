@@ -2,7 +2,9 @@
 
 Never cached: it reads the registry as it is now. A model a previous run already registered
 (same training inputs, found by the ``modelyard.pipeline.train_key`` tag) is reused rather than
-registered twice.
+registered twice. Every registered version gets a reference profile for drift monitoring: the
+raw training inputs (what the server logs as ``input.<name>``) and the model's predictions on
+them (the positive class's probability for two classes, else the predicted values or labels).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard.entities import LineageEdge, LineageNode
+from modelyard.monitoring import PROFILE_TAG, Profile, build_profile, save_profile
 from modelyard.pipeline.context import Context, StepOutcome
 from modelyard.pipeline.gate import TRAIN_KEY_TAG, GateResult, evaluate_gate, find_version
+from modelyard.pipeline.metrics import predict
 from modelyard.pipeline.steps import evaluation_metrics
 from modelyard.registry import RegistryClient
 
@@ -80,6 +84,8 @@ def _register(
         elif promote_to:
             moved = f", already in {promote_to}"
         version = registry.get_version(reg.model, existing.version)
+        if PROFILE_TAG not in version.tags:  # registered before profiles existed
+            save_profile(ctx.workspace, reg.model, version.version, _reference(ctx))
         ctx.workspace.metadata.audit.add_lineage(
             [
                 LineageEdge(
@@ -105,11 +111,26 @@ def _register(
         tags=tags,
         promote_to=promote_to,
         reason=_reason(ctx, gate),
+        reference=_reference(ctx),
     )
     _record(ctx, version, new=True)
     where = f" and promoted to {promote_to}" if promote_to else ""
     failed = "" if gate.passed else f" (gate failed: {'; '.join(gate.reasons)}; not promoted)"
     return f"registered {reg.model} v{version.version}{where}{failed}"
+
+
+def _reference(ctx: Context) -> Profile:
+    """The profile of the training inputs and of the model's predictions on them."""
+    assert ctx.X_train is not None
+    preds = predict(ctx.model, ctx.X_train, ctx.y_train, ctx.spec.evaluate.threshold)
+    if preds.proba is not None and preds.binary:
+        values, column, kind = preds.proba[:, 1], "proba", "numeric"
+    else:
+        values, column = preds.labels, "prediction"
+        kind = "categorical" if ctx.task == "classification" else "numeric"
+    return build_profile(
+        ctx.X_train, predictions=values, prediction_column=column, prediction_kind=kind
+    )
 
 
 def _record(ctx: Context, version: Any, *, new: bool) -> None:

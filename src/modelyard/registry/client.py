@@ -94,13 +94,19 @@ class RegistryClient:
         tags: Mapping[str, Any] | None = None,
         promote_to: str | Stage | None = None,
         reason: str = "",
+        reference: Any = None,
     ) -> ModelVersion:
         """Register a new version of ``name`` from ``runs:/RUN_ID/PATH``, an artifact URI, or a
         local model directory (uploaded to the artifact store). The files are verified first and
         their sha256 recorded, so a later change to any of them is refused at load time.
 
         ``promote_to`` moves the new version to a stage in the same transaction as the
-        registration (all or nothing); hooks fire after it commits."""
+        registration (all or nothing); hooks fire after it commits.
+
+        ``reference``: the training inputs (a DataFrame or Arrow Table) or a
+        ``modelyard.monitoring.Profile`` (to include predictions); stored as the version's
+        reference profile for drift monitoring, before hooks fire."""
+        profile = _reference_profile(reference) if reference is not None else None
         ref = parse_model_uri(source)
         run_id: str | None = None
         metrics: dict[str, float] = {}
@@ -147,6 +153,11 @@ class RegistryClient:
             reason=reason,
             transitions=transitions,
         )
+        if profile is not None:
+            from modelyard.monitoring import save_profile  # see _reference_profile
+
+            save_profile(self.workspace, name, version.version, profile)
+            version = self.get_version(name, version.version)
         if transitions:
             self._fire(transitions)
         return version
@@ -328,3 +339,12 @@ class RegistryClient:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
         return target
+
+
+def _reference_profile(reference: Any) -> Any:
+    """A reference profile from training inputs, built before anything is registered (so bad
+    data registers nothing). ``modelyard.monitoring`` builds on the registry, so it is imported
+    here, lazily, never at module level (that would be an import cycle)."""
+    from modelyard.monitoring import Profile, build_profile
+
+    return reference if isinstance(reference, Profile) else build_profile(reference)
