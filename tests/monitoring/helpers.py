@@ -29,15 +29,23 @@ def training_data(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]
 
 
 def register_classifier(
-    workspace: Workspace, tmp: Path, *, name: str = MODEL, stage: str | None = "production"
+    workspace: Workspace,
+    tmp: Path,
+    *,
+    name: str = MODEL,
+    stage: str | None = "production",
+    profile: bool = True,
 ) -> int:
-    """A LogisticRegression on x1, x2 (classes 0 / 1), registered and promoted."""
+    """A LogisticRegression on x1, x2 (classes 0 / 1), registered (with the training inputs as
+    its reference profile unless ``profile=False``) and promoted."""
     from sklearn.linear_model import LogisticRegression
 
     X, y = training_data()
     directory = tmp / f"model-{uuid.uuid4().hex[:6]}"
     save_model(LogisticRegression().fit(X, y), directory, sample=X.head(20))
-    version = RegistryClient(workspace).register_model(str(directory), name, promote_to=stage)
+    version = RegistryClient(workspace).register_model(
+        str(directory), name, promote_to=stage, reference=X if profile else None
+    )
     return version.version
 
 

@@ -177,3 +177,51 @@ def test_run_due_follows_the_schedule(workspace: Workspace, tmp_path: Path) -> N
         workspace, now=t0 + dt.timedelta(minutes=10), on_result=lambda o: seen.append(o.monitor)
     )
     assert [o.monitor for o in later] == seen == ["m"]
+
+
+def test_drift_alert_with_evidence_and_no_profile(workspace: Workspace, tmp_path: Path) -> None:
+    register_classifier(workspace, tmp_path)
+    register_classifier(workspace, tmp_path, name="bare", profile=False)
+    drift = {"numeric": ["ks", "psi"], "min_rows": 30}
+    apply_monitors(
+        workspace,
+        {
+            "monitors": [
+                {"name": "m", "model": "fraud", "checks": {"drift": drift, "performance": False}},
+                {"name": "b", "model": "bare", "checks": {"performance": False}},
+            ]
+        },
+    )
+    X, _ = training_data(300, seed=9)
+    score_and_log(workspace, X)
+    calm = run_monitor(workspace, "m")
+    assert calm.check is not None and calm.check.status == "ok", calm.check.details["rules"]
+    assert calm.check.drift["n_tested"] == 2
+
+    X.loc[:, "x1"] = X["x1"] + 1.5  # production inputs move
+    score_and_log(workspace, X)
+    moved = run_monitor(workspace, "m")
+    rules = {c.alert.rule: c.alert for c in moved.opened}
+    assert {"min_p_value < 0.05", "max_psi > 0.2"} <= set(rules)
+    evidence = rules["min_p_value < 0.05"].evidence
+    assert [f["feature"] for f in evidence["drifted_features"]] == ["x1"]
+    assert moved.check is not None and moved.check.drift["drifted_features"] == ["x1"]
+    assert moved.check.metric("drift_share") == pytest.approx(0.5)
+    assert moved.check.metric("max_psi") == pytest.approx(
+        max(
+            c["statistic"]
+            for f in moved.check.drift["features"]
+            for c in f["checks"]
+            if c["method"] == "psi"
+        )
+    )
+
+    score_and_log(workspace, training_data(50)[0], model="bare")
+    bare = run_monitor(workspace, "b")
+    assert bare.check is not None
+    drift_result = bare.check.details["checks"]["drift"]
+    assert (
+        drift_result["status"] == "no_profile" and "no reference profile" in drift_result["message"]
+    )
+    drift_rule = next(r for r in bare.check.details["rules"] if r["metric"] == "min_p_value")
+    assert drift_rule["breached"] is None

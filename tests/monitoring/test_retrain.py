@@ -8,6 +8,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -49,9 +51,7 @@ TX = {"n_customers": 300, "days": 20, "fraud_rate": 0.06}
 def champion(workspace: Workspace, tmp_path: Path) -> Path:
     """v1 in production, trained before the drift; the pipeline file the monitor retrains with."""
     write_transactions(tmp_path / "data" / "train.parquet", n_rows=3000, seed=1, **TX)
-    write_transactions(
-        tmp_path / "data" / "fresh.parquet", n_rows=3000, seed=2, drift_from="2026-01-01", **TX
-    )
+    _drifted().iloc[np.arange(4500) % 3 != 0].to_parquet(tmp_path / "data" / "fresh.parquet")
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(PIPELINE))
     result = run_pipeline(path, workspace=workspace)
@@ -59,9 +59,15 @@ def champion(workspace: Workspace, tmp_path: Path) -> Path:
     return path
 
 
-def _traffic(workspace: Workspace, n: int = 1500) -> None:
+def _drifted() -> pd.DataFrame:
+    """After the drift: two thirds become the fresh training data, one third the traffic."""
+    return make_transactions(4500, seed=2, drift_from="2026-01-01", **TX)
+
+
+def _traffic(workspace: Workspace) -> None:
     """Drifted production traffic scored by the production model, then its true labels."""
-    frame = make_transactions(n, seed=3, drift_from="2026-01-01", **TX)
+    frame = _drifted().iloc[np.arange(4500) % 3 == 0]
+    n = len(frame)
     inputs = frame.drop(columns=["transaction_id", "customer_id", "merchant_id", "is_fraud"])
     model = RegistryClient(workspace).load_model(f"models:/{MODEL}@production")
     proba = model.predict_proba(inputs)[:, 1]
@@ -77,11 +83,10 @@ def _monitor(pipeline: Path, **retrain: Any) -> dict[str, Any]:
         "name": "fraud-prod",
         "model": f"models:/{MODEL}@production",
         "window": {"last": 5000},
-        "checks": {"drift": False, "service": False, "performance": {"metrics": ["roc_auc"]}},
+        "checks": {"service": False, "performance": {"metrics": ["roc_auc"]}},
         "alerts": ["roc_auc < 0.95"],
-        "default_alerts": False,
         "retrain": {
-            "on": ["performance"],
+            "on": ["drift"],
             "pipeline": str(pipeline),
             "data": {"source": "data/fresh.parquet"},
             "metric": "roc_auc",
@@ -99,11 +104,13 @@ def test_drift_alert_retrains_and_promotes_the_winner(
     _traffic(workspace)
     apply_monitors(workspace, _monitor(champion), base_dir=tmp_path)
     outcome = run_monitor(workspace, "fraud-prod")
-    [opened] = outcome.opened
+    opened = {c.alert.kind: c for c in outcome.opened}
+    assert set(opened) == {"drift", "performance"}
+    assert "amount" in outcome.check.drift["drifted_features"]  # type: ignore[union-attr]
     record = outcome.retrain
     assert record is not None, outcome.to_dict()
     assert record.status == "promoted", record.reason
-    assert (record.trigger, record.alert_id) == ("performance", opened.alert.alert_id)
+    assert (record.trigger, record.alert_id) == ("drift", opened["drift"].alert.alert_id)
     assert (record.champion_version, record.challenger_version) == (1, 2)
     assert record.challenger_value is not None and record.champion_value is not None
     assert record.challenger_value >= record.champion_value + 0.02
@@ -121,7 +128,7 @@ def test_drift_alert_retrains_and_promotes_the_winner(
     assert run.metrics["monitor.challenger.roc_auc"] == pytest.approx(record.challenger_value)
 
     down = workspace.metadata.audit.get_lineage(
-        LineageNode("alert", str(opened.alert.alert_id)), "downstream"
+        LineageNode("alert", str(opened["drift"].alert.alert_id)), "downstream"
     )
     chain = {(e.source.kind, e.target.kind, e.relation) for e in down}
     assert {
@@ -132,9 +139,12 @@ def test_drift_alert_retrains_and_promotes_the_winner(
     } <= chain
     assert LineageNode("model_version", f"{MODEL}/2") in {e.target for e in down}
 
-    # the alert is still open (the window still holds the champion's predictions), but the
-    # cooldown stops a second retrain
+    # the next check compares the same traffic with v2's profile (trained on the fresh data):
+    # the drift alert resolves; the performance alert (the window still holds v1's answers)
+    # stays open, and the cooldown stops a second retrain
     again = run_monitor(workspace, "fraud-prod")
+    assert again.check is not None and again.check.model_version == 2
+    assert [c.alert.kind for c in again.resolved] == ["drift"]
     assert again.retrain is None
     assert len(workspace.metadata.monitoring.list_retrains("fraud-prod")) == 1
 

@@ -1,13 +1,22 @@
 """The drift check of a monitor: the window's inputs (and predictions) against the reference
-profile stored with the watched model version, and the values alert rules read from it."""
+profile stored with the watched model version, and the values alert rules read from it:
+
+- ``drift_share`` / ``dataset_drift`` / ``drifted_features``: the report's dataset verdict;
+- ``max_psi``: the largest PSI of any feature (with the psi method);
+- ``min_p_value``: the smallest p-value after the multiple-testing correction (ks / chi2);
+- ``prediction_drift``: 1 when the predictions' distribution drifted, else 0.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelyard.entities.drift import OK, DriftReport
 from modelyard.errors import NotFoundError
+from modelyard.monitoring.drift import checks_of, detect_drift
 from modelyard.monitoring.spec import DriftCheck
+from modelyard.monitoring.store import load_profile
 from modelyard.monitoring.window import Window
 from modelyard.storage import Workspace
 
@@ -23,11 +32,14 @@ class DriftOutcome:
     message: str = ""
 
     def evidence(self) -> dict[str, Any]:
-        """What an alert stores: the drifted features with their statistics."""
+        """What an alert stores: the dataset verdict and the drifted features' statistics."""
         drifted = [f for f in self.report.get("features", []) if f.get("drifted")]
         return {
+            "status": self.status,
             "drift_share": self.report.get("drift_share"),
             "dataset_drift": self.report.get("dataset_drift"),
+            "n_tested": self.report.get("n_tested"),
+            "n_current": self.report.get("n_current"),
             "drifted_features": drifted[:50],
             "prediction_drift": self.report.get("prediction_drift"),
         }
@@ -36,60 +48,56 @@ class DriftOutcome:
 def check_drift(
     workspace: Workspace, check: DriftCheck, window: Window, model: str, version: int
 ) -> DriftOutcome:
-    from modelyard.monitoring.drift import detect_drift
-    from modelyard.monitoring.profile import load_profile
-
     try:
         profile = load_profile(workspace, model, version)
-    except NotFoundError:
-        return DriftOutcome(
-            "no_profile",
-            message=f"{model} v{version} has no reference profile, so drift cannot be measured; "
-            "versions registered by a pipeline get one (or store one with "
-            "modelyard.monitoring.save_profile)",
-        )
+    except NotFoundError as exc:
+        return DriftOutcome("no_profile", message=exc.message)
     if window.table is None:
         return DriftOutcome("not_enough_data", message="no predictions in the window")
-    predictions = window.table.column("prediction") if check.predictions else None
+    current = window.table
+    if not check.predictions:
+        current = current.drop_columns(
+            [c for c in ("prediction", "proba") if c in current.column_names]
+        )
     report = detect_drift(
         profile,
-        window.table,
+        current,
         features=check.features,
         numeric=check.numeric,
         categorical=check.categorical,
         alpha=check.alpha,
         correction=check.correction,
         psi_threshold=check.psi_threshold,
+        js_threshold=check.js_threshold,
+        wasserstein_threshold=check.wasserstein_threshold,
         drift_share=check.drift_share,
         min_rows=check.min_rows,
-        predictions=predictions,
     )
-    return _outcome(report)
+    return outcome_of(report)
 
 
-def _outcome(report: Any) -> DriftOutcome:
+def outcome_of(report: DriftReport) -> DriftOutcome:
     as_dict = report.to_dict()
-    tested = [f for f in report.features if f.status == "ok"]
+    tested = [f for f in report.features if f.status == OK]
     if not tested:
-        reasons = {f.message for f in report.features if f.message} or {"no feature tested"}
-        return DriftOutcome(
-            "not_enough_data", report=as_dict, message="; ".join(sorted(reasons))[:500]
-        )
-    psi = [f.statistic for f in tested if f.method == "psi" and f.statistic is not None]
-    p_values = [f.p_value for f in tested if f.p_value is not None]
+        reasons = sorted({f.message for f in report.features if f.message})
+        message = "; ".join(reasons)[:500] or "no feature could be tested"
+        return DriftOutcome("not_enough_data", report=as_dict, message=message)
+    psi = [c.statistic for c in checks_of(report, "psi").values()]
+    adjusted = [
+        c.p_value_adjusted for f in tested for c in f.checks if c.p_value_adjusted is not None
+    ]
+    prediction = report.prediction_drift
     values: dict[str, float | None] = {
         "drift_share": float(report.drift_share),
-        "drifted_features": float(sum(1 for f in tested if f.drifted)),
+        "drifted_features": float(len(report.drifted_features)),
         "dataset_drift": 1.0 if report.dataset_drift else 0.0,
-        "prediction_drift": _flag(report.prediction_drift),
+        "prediction_drift": (
+            (1.0 if prediction.drifted else 0.0)
+            if prediction is not None and prediction.status == OK
+            else None
+        ),
         "max_psi": max(psi) if psi else None,
-        "min_p_value": min(p_values) if p_values else None,
+        "min_p_value": min(adjusted) if adjusted else None,
     }
-    return DriftOutcome("ok", values, as_dict)
-
-
-def _flag(value: Any) -> float | None:
-    if value is None:
-        return None
-    drifted = getattr(value, "drifted", value)
-    return None if drifted is None else (1.0 if drifted else 0.0)
+    return DriftOutcome(OK, values, as_dict)

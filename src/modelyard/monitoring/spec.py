@@ -169,20 +169,41 @@ class ScheduleSpec(SpecModel):
 
 
 # -- checks ----------------------------------------------------------------------------------
-class DriftCheck(SpecModel):
-    """Input (and prediction) drift against the reference profile of the watched version."""
+NumericMethod = Literal["ks", "wasserstein", "psi", "js"]
+CategoricalMethod = Literal["chi2", "psi", "js"]
 
-    numeric: Literal["ks", "wasserstein", "psi"] = "ks"
-    categorical: Literal["chi2", "jensenshannon", "psi"] = "chi2"
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class DriftCheck(SpecModel):
+    """Input (and prediction) drift against the reference profile of the watched version.
+    ``numeric`` / ``categorical``: one method or a list (a feature drifted if any flags)."""
+
+    numeric: Annotated[list[NumericMethod], BeforeValidator(_as_list)] = Field(
+        default=["ks"], min_length=1
+    )
+    categorical: Annotated[list[CategoricalMethod], BeforeValidator(_as_list)] = Field(
+        default=["chi2"], min_length=1
+    )
     alpha: float = Field(default=0.05, gt=0, lt=1)
-    correction: Literal["holm", "bonferroni", "fdr_bh", "none"] = "holm"
+    """p-value methods (ks, chi2) flag when the corrected p-value is below it"""
+    correction: Literal["holm", "bonferroni", "bh", "by", "none"] = "holm"
     psi_threshold: float = Field(default=0.2, gt=0)
+    js_threshold: float = Field(default=0.1, gt=0)
+    wasserstein_threshold: float = Field(default=0.1, gt=0)
     drift_share: float = Field(default=0.5, gt=0, le=1)
+    """the dataset drifted when this share of the tested features drifted"""
     features: list[str] | None = None
-    """default: every feature of the profile"""
+    """default: every numeric and categorical feature of the profile"""
     min_rows: int = Field(default=30, ge=1)
     predictions: bool = True
-    """also compare the distribution of predictions"""
+    """also compare the distribution of predictions with the profile's"""
+
+    @property
+    def methods(self) -> set[str]:
+        return {*self.numeric, *self.categorical}
 
 
 class PerformanceCheck(SpecModel):
@@ -450,7 +471,8 @@ class MonitorSpec(SpecModel):
 
 def default_rules(spec: MonitorSpec) -> list[RuleSpec]:
     """accuracy < 0.85, precision < 0.80, recall < 0.80, latency p95 > 100 ms, error rate > 5 %,
-    PSI > 0.2, p-value < alpha (after the multiple-testing correction)."""
+    PSI > 0.2 (with psi), corrected p-value < 0.05 (with ks / chi2), any drifted feature (with
+    wasserstein / js, whose thresholds are the detector's)."""
     rules: list[RuleSpec] = []
     perf = spec.checks.performance
     if perf is not None:
@@ -462,11 +484,10 @@ def default_rules(spec: MonitorSpec) -> list[RuleSpec]:
         rules.append(RuleSpec(metric="error_rate", op=">", threshold=0.05))
     drift = spec.checks.drift
     if drift is not None:
-        methods = {drift.numeric, drift.categorical}
-        if "psi" in methods:
+        if "psi" in drift.methods:
             rules.append(RuleSpec(metric="max_psi", op=">", threshold=drift.psi_threshold))
-        if methods & {"ks", "chi2"}:
+        if drift.methods & {"ks", "chi2"}:
             rules.append(RuleSpec(metric="min_p_value", op="<", threshold=drift.alpha))
-        if methods & {"wasserstein", "jensenshannon"}:
+        if drift.methods & {"wasserstein", "js"}:
             rules.append(RuleSpec(metric="drifted_features", op=">", threshold=0))
     return rules
