@@ -63,6 +63,7 @@ from modelyard.monitoring.performance import (
     service_health,
 )
 from modelyard.monitoring.profile import BINS, MAX_CATEGORIES, SKETCH_SIZE, build_profile
+from modelyard.monitoring.report import render_report
 from modelyard.monitoring.retrain import retrain
 from modelyard.monitoring.spec import METRICS, MonitorSpec, RuleSpec, default_rules
 from modelyard.monitoring.store import PROFILE_TAG, load_profile, profile_location, save_profile
@@ -116,6 +117,7 @@ __all__ = [
     "record_feedback",
     "record_feedback_file",
     "redacted",
+    "render_report",
     "retrain",
     "run_due",
     "run_monitor",

@@ -43,11 +43,22 @@ def ks_statistic(reference: FeatureProfile, current_sorted: np.ndarray) -> float
         len(current_sorted),
     )
     at_or_below = np.searchsorted(current_sorted, v, side="right")
-    below = np.searchsorted(current_sorted, v, side="left")
+    below = _below(current_sorted, v, at_or_below)
     f = np.concatenate([[0.0], cum / n])  # F on [v_{b-1}, v_b), b = 0..K
     g_start = np.concatenate([[0.0], at_or_below / m])  # G(v_{b-1})
     g_end = np.concatenate([below / m, [1.0]])  # G(v_b-)
     return float(max(np.max(np.abs(f - g_start)), np.max(np.abs(f - g_end))))
+
+
+def _below(ordered: np.ndarray, keys: np.ndarray, at_or_below: np.ndarray) -> np.ndarray:
+    """searchsorted(ordered, keys, "left") from the "right" result: they differ only where a
+    key occurs in ``ordered``, so only those keys are searched again (half the time on
+    continuous data)."""
+    tied = at_or_below > 0
+    tied[tied] = ordered[at_or_below[tied] - 1] == keys[tied]
+    below = at_or_below.copy()
+    below[tied] = np.searchsorted(ordered, keys[tied], side="left")
+    return below
 
 
 def _scipy_exact() -> Any:
