@@ -123,3 +123,10 @@ def test_text_labels_for_a_text_model(workspace: Workspace, tmp_path: Path) -> N
     feedback = workspace.logs.read("feedback")
     assert labelled(pets, feedback).column("label").to_pylist() == ["dog"]
     assert sorted(labelled(fraud, feedback).column("label").to_pylist()) == [0.0, 1.0]
+
+
+def test_a_missing_file_is_a_clear_error(workspace: Workspace, tmp_path: Path) -> None:
+    from modelyard.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="none.csv"):
+        record_feedback_file(workspace, tmp_path / "none.csv")

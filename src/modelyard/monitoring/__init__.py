@@ -64,6 +64,7 @@ from modelyard.monitoring.performance import (
 )
 from modelyard.monitoring.profile import BINS, MAX_CATEGORIES, SKETCH_SIZE, build_profile
 from modelyard.monitoring.report import render_report
+from modelyard.monitoring.reporting import monitor_report, write_monitor_report
 from modelyard.monitoring.retrain import retrain
 from modelyard.monitoring.spec import METRICS, MonitorSpec, RuleSpec, default_rules
 from modelyard.monitoring.store import PROFILE_TAG, load_profile, profile_location, save_profile
@@ -110,6 +111,7 @@ __all__ = [
     "list_monitors",
     "load_monitor_specs",
     "load_profile",
+    "monitor_report",
     "performance",
     "profile_location",
     "read_feedback",
@@ -123,4 +125,5 @@ __all__ = [
     "run_monitor",
     "save_profile",
     "service_health",
+    "write_monitor_report",
 ]

@@ -10,9 +10,9 @@ profile stored with the watched model version, and the values alert rules read f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from modelyard.entities.drift import OK, DriftReport
+from modelyard.entities.drift import OK, DriftReport, Profile
 from modelyard.errors import NotFoundError
 from modelyard.monitoring.drift import checks_of, detect_drift
 from modelyard.monitoring.spec import DriftCheck
@@ -20,7 +20,10 @@ from modelyard.monitoring.store import load_profile
 from modelyard.monitoring.window import Window
 from modelyard.storage import Workspace
 
-__all__ = ["DriftOutcome", "check_drift"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["DriftOutcome", "check_drift", "detect", "outcome_of"]
 
 
 @dataclass
@@ -54,12 +57,16 @@ def check_drift(
         return DriftOutcome("no_profile", message=exc.message)
     if window.table is None:
         return DriftOutcome("not_enough_data", message="no predictions in the window")
-    current = window.table
+    return outcome_of(detect(profile, check, window.table))
+
+
+def detect(profile: Profile, check: DriftCheck, current: pa.Table) -> DriftReport:
+    """``detect_drift`` with a monitor's drift options."""
     if not check.predictions:
         current = current.drop_columns(
             [c for c in ("prediction", "proba") if c in current.column_names]
         )
-    report = detect_drift(
+    return detect_drift(
         profile,
         current,
         features=check.features,
@@ -73,7 +80,6 @@ def check_drift(
         drift_share=check.drift_share,
         min_rows=check.min_rows,
     )
-    return outcome_of(report)
 
 
 def outcome_of(report: DriftReport) -> DriftOutcome:
