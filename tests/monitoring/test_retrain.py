@@ -179,3 +179,28 @@ def test_same_data_and_too_few_labels_are_recorded(
     few = retrain(workspace, "fraud-prod")  # no traffic, no labels
     assert few.status == "not_promoted"
     assert "only 0 labelled predictions to compare on (200 needed)" in few.reason
+
+
+def test_retrain_on_labelled_production_traffic(
+    workspace: Workspace, champion: Path, tmp_path: Path
+) -> None:
+    _traffic(workspace)
+    spec = _monitor(champion)
+    spec["retrain"]["data"] = {"from_log": {"min_rows": 500}}
+    spec["retrain"]["evaluation"] = {"last": 500, "min_labels": 200}
+    apply_monitors(workspace, spec, base_dir=tmp_path)
+    record = retrain(workspace, "fraud-prod")
+    assert record.status == "promoted", record.reason
+    assert record.n_rows == 500 and record.challenger_version == 2
+    source = str(record.details["training_data"])
+    assert source.endswith(f"monitoring/fraud-prod/retrain-{record.retrain_id}/train.parquet")
+    trained_on = pd.read_parquet(workspace.artifact_store_for(source).local_path(""))
+    assert len(trained_on) == 1000  # 1,500 labelled minus the 500 kept for the comparison
+    assert "is_fraud" in trained_on and "transaction_id" not in trained_on
+    assert trained_on["is_fraud"].dtype == "int64"
+
+    spec["retrain"]["data"] = {"from_log": {"min_rows": 5000}}
+    apply_monitors(workspace, spec, base_dir=tmp_path)
+    short = retrain(workspace, "fraud-prod")
+    assert short.status == "failed"
+    assert "only 1000 labelled predictions to train on" in short.reason

@@ -157,7 +157,7 @@ def _execute(
     run_id: str | None = None
     details: dict[str, Any] = {"pipeline": policy.pipeline, "data": policy.data.model_dump()}
     try:
-        result = _run_pipeline(workspace, policy, monitor.spec.model.name)
+        result = _run_pipeline(workspace, monitor, started, now, details)
         run_id = result.run_id
         details.update(metrics=result.metrics, gate=result.gate)
         decision = _decide(
@@ -180,21 +180,44 @@ def _holder(registry: RegistryClient, monitor: Monitor) -> ModelVersion | None:
         return None
 
 
-def _run_pipeline(workspace: Workspace, policy: RetrainSpec, model: str) -> Any:
-    from modelyard.pipeline import run
+def _run_pipeline(
+    workspace: Workspace,
+    monitor: Monitor,
+    started: RetrainRecord,
+    now: dt.datetime,
+    details: dict[str, Any],
+) -> Any:
+    from modelyard.pipeline import load_spec, run
 
-    return run(_pipeline_spec(policy, model), workspace=workspace)
+    policy = monitor.spec.retrain
+    assert policy is not None
+    base = load_spec(policy.pipeline)
+    overrides, columns = policy.data.overrides(), None
+    if policy.data.from_log is not None:
+        overrides, columns = _log_training_data(workspace, monitor, base, started, now)
+        details["training_data"] = overrides["source"]
+    spec = _pipeline_spec(base, monitor.spec.model.name, overrides, columns)
+    return run(spec, workspace=workspace)
 
 
-def _pipeline_spec(policy: RetrainSpec, model: str) -> LoadedSpec:
+def _pipeline_spec(
+    base: LoadedSpec, model: str, overrides: dict[str, Any], columns: set[str] | None
+) -> LoadedSpec:
     """The policy's pipeline, pointed at the fresh data, registering into ``model`` without
     promoting (the monitor compares and promotes); a gate's threshold still applies, its
-    ``must_beat`` does not (the comparison happens here, on production's own labelled rows)."""
+    ``must_beat`` does not (the comparison happens here, on production's own labelled rows).
+
+    ``columns``: the columns of data built from the log; ``data.drop`` and validation rules
+    that name other columns (ids the server never saw) are left out."""
     from modelyard.pipeline import load_spec
 
-    base = load_spec(policy.pipeline)
     data = base.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
-    data["data"] = {**data["data"], **policy.data.model_dump(exclude_none=True)}
+    data["data"] = {**data["data"], **overrides}
+    if columns is not None:
+        data["data"]["drop"] = [c for c in data["data"].get("drop", []) if c in columns]
+        rules = (data.get("validation") or {}).get("schema")
+        if isinstance(rules, dict):
+            data["validation"]["schema"] = {k: v for k, v in rules.items() if k in columns}
     register = dict(data.get("register") or {})
     register["model"] = model
     register.pop("promote_to", None)
@@ -202,6 +225,66 @@ def _pipeline_spec(policy: RetrainSpec, model: str) -> LoadedSpec:
         register["gate"] = {k: v for k, v in register["gate"].items() if k != "must_beat"}
     data["register"] = register
     return load_spec(data, base_dir=base.base_dir)
+
+
+def _log_training_data(
+    workspace: Workspace,
+    monitor: Monitor,
+    base: LoadedSpec,
+    started: RetrainRecord,
+    now: dt.datetime,
+) -> tuple[dict[str, Any], set[str]]:
+    """Labelled production traffic as a training set in the artifact store: the log's inputs,
+    the label as the pipeline's target, the log's time as its timestamp when that is not an
+    input. The predictions champion and challenger will be compared on are left out."""
+    import io
+
+    import pyarrow.compute as pc
+
+    from modelyard.errors import DataValidationError
+    from modelyard.monitoring.spec import WindowSpec
+
+    policy = monitor.spec.retrain
+    assert policy is not None and policy.data.from_log is not None
+    window = read_window(
+        workspace, monitor.spec.model.name, WindowSpec(last=policy.data.from_log.last), now=now
+    )
+    rows = _labelled_inputs(workspace, window)
+    held_out = _evaluation_rows(workspace, monitor, now).column("prediction_id")
+    rows = rows.filter(pc.invert(pc.is_in(rows.column("prediction_id"), value_set=held_out)))
+    needed = policy.data.from_log.min_rows
+    if rows.num_rows < needed:
+        raise DataValidationError(
+            f"only {rows.num_rows} labelled predictions to train on besides the {len(held_out)} "
+            f"kept for the comparison ({needed} needed); send more feedback or lower "
+            "retrain.data.from_log.min_rows",
+            field="retrain.data.from_log",
+        )
+    frame = features_frame(rows)
+    label = rows.column("label").to_pandas()
+    integral = label.dtype.kind == "f" and bool((label.dropna() % 1 == 0).all())
+    frame[base.spec.data.target] = label.astype("int64") if integral else label
+    stamp = base.spec.data.timestamp
+    if stamp and stamp not in frame.columns:
+        frame[stamp] = rows.column("ts").to_pandas().dt.tz_localize(None)
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    path = f"monitoring/{monitor.name}/retrain-{started.retrain_id}/train.parquet"
+    workspace.artifacts.put_bytes(buffer.getvalue(), path)
+    source = workspace.artifacts.uri(path)
+    return {"source": source, "format": "parquet"}, set(frame.columns)
+
+
+def _labelled_inputs(workspace: Workspace, window: Any) -> pa.Table:
+    """prediction_id, ts, the inputs and the label of the window's labelled predictions."""
+    if window.table is None:
+        import pyarrow as pa
+
+        return pa.table(
+            {"prediction_id": pa.array([], pa.string()), "label": pa.array([], pa.float64())}
+        )
+    columns = ["prediction_id", "ts", *window.input_columns]
+    return labelled(window.table, read_feedback(workspace, start=window.start), columns=columns)
 
 
 def _decide(
@@ -254,12 +337,7 @@ def _evaluation_rows(workspace: Workspace, monitor: Monitor, now: dt.datetime) -
     policy = monitor.spec.retrain
     assert policy is not None
     window = read_window(workspace, monitor.spec.model.name, monitor.spec.window, now=now)
-    if window.table is None:
-        import pyarrow as pa
-
-        return pa.table({"label": pa.array([], type=pa.float64())})
-    columns = ["prediction_id", "ts", *window.input_columns]
-    rows = labelled(window.table, read_feedback(workspace, start=window.start), columns=columns)
+    rows = _labelled_inputs(workspace, window)
     last = policy.evaluation.last
     return rows.slice(max(rows.num_rows - last, 0))
 

@@ -354,13 +354,35 @@ Sink = Annotated[LogSink | WebhookSink | CommandSink, Field(discriminator="type"
 
 
 # -- continuous training ---------------------------------------------------------------------
+class LogData(SpecModel):
+    """Train on production's own labelled predictions: the prediction log's inputs joined with
+    the feedback labels (the rows champion and challenger are compared on are left out)."""
+
+    last: int = Field(default=50_000, ge=1)
+    """look at the newest N predictions of the log"""
+    min_rows: int = Field(default=200, ge=1)
+    """fewer labelled rows to train on than this: the retrain fails with that reason"""
+
+
 class RetrainData(SpecModel):
-    """Where the fresh training data comes from: keys merged into the pipeline's ``data``
-    section (``source``, ``format``, ``options``)."""
+    """Where the fresh training data comes from: ``source`` (with ``format`` / ``options``)
+    replaces the pipeline's data source, or ``from_log`` trains on labelled production traffic.
+    Neither: the pipeline's own data section as it is."""
 
     source: str | None = Field(default=None, min_length=1)
     format: Literal["parquet", "csv", "json", "jsonl", "avro"] | None = None
     options: dict[str, Any] | None = None
+    from_log: Annotated[LogData | None, BeforeValidator(_off_means_none)] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RetrainData:
+        if self.from_log is not None and self.source is not None:
+            raise ValueError("give either source or from_log, not both")
+        return self
+
+    def overrides(self) -> dict[str, Any]:
+        """The keys merged into the pipeline's data section."""
+        return self.model_dump(exclude_none=True, exclude={"from_log"})
 
 
 class EvaluationSpec(SpecModel):
