@@ -66,6 +66,10 @@ def test_ks_from_a_sketch_of_a_large_reference_is_within_one_over_k() -> None:
         assert abs(result.statistic - expected.statistic) <= 1 / SKETCH_SIZE
         assert result.n_reference == len(ref)  # the p-value uses the true count
         assert result.drifted == (expected.pvalue < 0.05)
+        w = WassersteinDetector(normalize=False).fit(profile).score(cur).statistic
+        assert w is not None
+        bound = (ref.max() - ref.min()) / SKETCH_SIZE
+        assert abs(w - stats.wasserstein_distance(ref, cur)) <= bound
 
 
 def test_many_ties_stay_exact_at_any_size() -> None:
@@ -233,3 +237,27 @@ def test_misuse_gets_clear_errors() -> None:
     with pytest.raises(InvalidArgumentError, match="KSDetector"):
         ChiSquaredDetector().fit(profile_column("x", np.arange(5.0)))
     assert KSDetector(alpha=0.01).get_params() == {"threshold": 0.01, "min_rows": 30}
+
+
+@pytest.mark.parametrize("n", [20_000, 60_000])  # the error shrinks as n grows
+@pytest.mark.parametrize("nx2", [0.5, 2.2, 4.0, 9.0, 16.0, 25.0])
+def test_ks_p_value_tail_at_large_sizes_is_scipys_within_the_documented_error(
+    n: int, nx2: float
+) -> None:
+    from modelyard.monitoring.stats import ks_p_value
+
+    d = float(np.sqrt(nx2 / n))
+    _, p = ks_p_value(d, 2 * n, 2 * n)  # effective size n
+    expected = float(stats.kstwo.sf(d, n))
+    tolerance = 2e-6 if expected >= 1e-4 else 4e-4
+    assert p == pytest.approx(expected, rel=tolerance)
+
+
+def test_ks_against_scipy_on_large_drifted_samples() -> None:
+    rng = np.random.default_rng(11)
+    ref, cur = rng.normal(size=30_000).round(2), rng.normal(0.03, size=30_000).round(2)
+    result = KSDetector().fit(ref).score(cur)
+    expected = stats.ks_2samp(ref, cur)
+    assert result.statistic == expected.statistic
+    assert result.p_value == pytest.approx(expected.pvalue, rel=2e-6)
+    assert result.drifted and expected.pvalue < 0.05

@@ -150,6 +150,10 @@ def test_empty_window_and_missing_columns() -> None:
     assert empty.status == "not_enough_data" and not empty.dataset_drift
     assert {f.status for f in empty.features} == {"not_enough_data"}
     assert empty.drift_share == 0.0 and empty.drifted_features == []
+    for nothing in (None, pa.table({"ts": pa.array([], pa.int64())})):  # EventLog.read: None
+        report = detect_drift(profile, nothing)
+        assert report.status == "not_enough_data" and report.n_current == 0
+        assert {f.message for f in report.features} == {"not enough data: the window has no rows"}
     small = detect_drift(profile, cur.head(10))
     assert {f.status for f in small.features} == {"not_enough_data"}
     partial = detect_drift(profile, cur.drop(columns=["channel"]))

@@ -28,6 +28,7 @@ from modelyard.entities.drift import (
     DriftCheck,
     DriftReport,
     FeatureDrift,
+    FeatureProfile,
     Profile,
 )
 from modelyard.entities.predictions import INPUT_PREFIX
@@ -77,7 +78,8 @@ def detect_drift(
     workers: int | None = None,
 ) -> DriftReport:
     """Test every profiled feature of ``current`` (a DataFrame, Arrow Table or a prediction-log
-    window, whose ``input.<name>`` columns are the features) against ``profile``.
+    window, whose ``input.<name>`` columns are the features; None or no rows: an empty window,
+    every feature ``not_enough_data``) against ``profile``.
 
     ``numeric`` / ``categorical`` name one method or several (a feature drifted if any flags):
     numeric ``ks``, ``wasserstein``, ``psi``, ``js``; categorical ``chi2``, ``psi``, ``js``.
@@ -102,12 +104,15 @@ def detect_drift(
         CATEGORICAL: [_detector(m, thresholds[m], min_rows) for m in categorical_methods],
     }
     detectors[DATETIME] = detectors[NUMERIC]
-    frame = cols.as_frame(current, "current")
-    names = set(cols.column_names(frame))
+    frame = cols.as_frame(current, "current") if current is not None else None
+    names = set(cols.column_names(frame)) if frame is not None else set()
+    rows = cols.n_rows(frame) if frame is not None else 0
     selected = _select(profile, features)
 
     def one(name: str) -> Scored:
         reference = profile.features[name]
+        if rows == 0:  # an empty window (EventLog.read gives None): nothing to test
+            return _no_rows(reference, detectors[reference.kind][0])
         column = cols.find_column(frame, name, names)
         return score_column(reference, column, detectors[reference.kind], min_rows=min_rows)
 
@@ -130,10 +135,28 @@ def detect_drift(
         correction=correction,
         alpha=alpha,
         drift_share_threshold=drift_share,
-        n_current=cols.n_rows(frame),
+        n_current=rows,
         status=OK if tested else NOT_ENOUGH_DATA,
         methods={"numeric": numeric_methods, "categorical": categorical_methods},
     )
+
+
+def _no_rows(reference: FeatureProfile, detector: Detector) -> Scored:
+    empty = FeatureDrift(
+        feature=reference.name,
+        kind=reference.kind,
+        method=detector.method,
+        statistic=None,
+        p_value=None,
+        threshold=detector.threshold,
+        drifted=False,
+        n_reference=reference.count,
+        n_current=0,
+        status=NOT_ENOUGH_DATA,
+        message="not enough data: the window has no rows",
+        missing_reference=reference.missing_rate,
+    )
+    return Scored(reference, reference.name, None, empty=empty)
 
 
 # -- options ---------------------------------------------------------------------------------
@@ -252,6 +275,8 @@ def _prediction_drift(
     reference = profile.predictions
     if predictions is None:
         is_log = any(n.startswith(INPUT_PREFIX) for n in names)
+        if frame is None:
+            return None
         if reference is None or not is_log or reference.name not in names:
             return None
         predictions = cols.get(frame, reference.name)

@@ -14,6 +14,7 @@ scipy's; with a quantile sketch ``F`` is off by at most ``1/K`` and so is the st
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -32,6 +33,12 @@ __all__ = [
 
 KS_EXACT_MAX_N = 10_000
 """as scipy's ks_2samp(method='auto'): exact p-values when both samples are at most this big"""
+KS_TAIL_MIN_N = 20_000
+"""from this effective size n = n1*n2/(n1+n2) on, the p-value's tail (n*D^2 >= 2.2, p < ~0.02)
+comes from an asymptotic expansion instead of scipy's exact Smirnov sum, which costs O(n):
+1.8 s per call at n = 500,000, more than the whole test. Measured against scipy at
+n >= 20,000: relative error <= 2e-6 for p >= 1e-4, <= 4e-4 for p >= 1e-22 (far below any
+alpha, where only "tiny" matters)."""
 
 
 def ks_statistic(reference: FeatureProfile, current_sorted: np.ndarray) -> float:
@@ -61,6 +68,7 @@ def _below(ordered: np.ndarray, keys: np.ndarray, at_or_below: np.ndarray) -> np
     return below
 
 
+@functools.cache
 def _scipy_exact() -> Any:
     """scipy's exact two-sample KS probability (private, stable since scipy 1.5); None if a
     future scipy moves it, and then the asymptotic p-value is used for every size."""
@@ -72,9 +80,10 @@ def _scipy_exact() -> Any:
 
 
 def ks_p_value(d: float, n_reference: int, n_current: int) -> tuple[float, float]:
-    """(statistic, two-sided p-value) exactly as ``scipy.stats.ks_2samp(ref, cur)`` gives
-    them for this D: exact when both sizes are <= 10,000 (D is then rounded to the lattice
-    h/lcm, as scipy does), else Smirnov's asymptotic distribution ``kstwo``."""
+    """(statistic, two-sided p-value) as ``scipy.stats.ks_2samp(ref, cur)`` gives them for this
+    D: exact when both sizes are <= 10,000 (D is then rounded to the lattice h/lcm, as scipy
+    does), else the distribution ``kstwo`` at the effective size, whose far tail at large
+    sizes is computed by :func:`_smirnov_tail` (see ``KS_TAIL_MIN_N``)."""
     from scipy.stats import kstwo
 
     exact = _scipy_exact()
@@ -85,8 +94,21 @@ def ks_p_value(d: float, n_reference: int, n_current: int) -> tuple[float, float
         if success:
             return float(d), float(np.clip(prob, 0.0, 1.0))
     big, small = sorted([float(n_reference), float(n_current)], reverse=True)
-    en = big * small / (big + small)
-    return float(d), float(np.clip(kstwo.sf(d, np.round(en)), 0.0, 1.0))
+    en = float(np.round(big * small / (big + small)))
+    if en >= KS_TAIL_MIN_N and en * d * d >= 2.2 and d < 0.5:
+        return float(d), _smirnov_tail(en, d)
+    return float(d), float(np.clip(kstwo.sf(d, en), 0.0, 1.0))
+
+
+def _smirnov_tail(n: float, x: float) -> float:
+    """2 * P(D+_n >= x) from the expansion exp(-2nx^2) (1 - 2x/3 + 2x^2/3 (1 - 2nx^2/3)) of
+    the one-sided Smirnov tail: what ``kstwo.sf`` computes there (``2 * smirnov(n, x)``),
+    without the O(n) sum. Zero from n x^2 >= 370, as in scipy."""
+    nx2 = n * x * x
+    if nx2 >= 370.0:
+        return 0.0
+    one_sided = math.exp(-2 * nx2) * (1 - 2 * x / 3 + (2 / 3) * x * x * (1 - (2 / 3) * nx2))
+    return float(min(max(2 * one_sided, 0.0), 1.0))
 
 
 def wasserstein(reference: FeatureProfile, current_sorted: np.ndarray) -> float:
