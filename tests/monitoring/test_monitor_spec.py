@@ -140,3 +140,15 @@ def test_apply_versions_and_needs_a_registered_model(workspace: Workspace, tmp_p
     assert get_monitor(workspace, "m").spec.window.last == 9
     assert get_monitor(workspace, "m", 1).spec.window.last == 5000
     assert [m.name for m in list_monitors(workspace)] == ["m"]
+
+
+def test_the_example_monitor_is_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    [spec] = load_monitor_specs(root / "examples" / "fraud" / "monitor.yaml")
+    assert spec.retrain is not None
+    assert spec.retrain.pipeline == str(root / "examples" / "fraud" / "pipeline.yaml")
+    assert {r.rule_name for r in spec.rules} >= {
+        "roc_auc < 0.85",
+        "max_psi > 0.2",
+        "precision < 0.2",
+    }
