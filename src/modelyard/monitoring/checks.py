@@ -30,6 +30,7 @@ from modelyard.errors import ModelyardError
 from modelyard.monitoring.drift_check import check_drift
 from modelyard.monitoring.monitors import Monitor, get_monitor, list_monitors
 from modelyard.monitoring.performance import PerformanceResult, performance, service_health
+from modelyard.monitoring.retrain import maybe_retrain
 from modelyard.monitoring.rules import observe
 from modelyard.monitoring.sinks import alert_payload, deliver, wants
 from modelyard.monitoring.window import Window, labelled, now_utc, read_feedback, read_window
@@ -194,8 +195,6 @@ def _run(
     outcome = CheckOutcome(monitor.name, record, changes)
     outcome.notifications = _notify(workspace, monitor, record, changes)
     if retrain and spec.retrain is not None:
-        from modelyard.monitoring.retrain import maybe_retrain
-
         outcome.retrain = maybe_retrain(workspace, monitor, record, changes, now)
     return outcome
 

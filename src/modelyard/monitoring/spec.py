@@ -131,13 +131,17 @@ def _model_target(value: Any) -> Any:
         return value
     if not value.startswith("models:"):
         return {"name": value}
-    match = re.match(r"^models:/+([^/@]+)(?:@([^/@]+)|/(\d+))$", value)
-    if match is None:
-        raise ValueError(
-            "use models:/NAME@ALIAS (e.g. models:/fraud@production) or models:/NAME/VERSION"
-        )
-    name, alias, version = match.groups()
-    return {"name": name, "alias": alias} if alias else {"name": name, "version": int(version)}
+    from modelyard.errors import InvalidModelURIError
+    from modelyard.registry import ModelRef, parse_model_uri
+
+    try:
+        ref = parse_model_uri(value)
+    except InvalidModelURIError as exc:
+        raise ValueError(exc.message.rstrip(".")) from None
+    assert isinstance(ref, ModelRef)
+    if ref.version is not None:
+        return {"name": ref.name, "version": ref.version}
+    return {"name": ref.name, "alias": ref.alias}
 
 
 class WindowSpec(SpecModel):

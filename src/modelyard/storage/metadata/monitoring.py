@@ -365,6 +365,8 @@ class MonitoringStore:
     def _apply_observation(
         self, conn: Connection, check: CheckRecord, obs: RuleObservation, actor: str
     ) -> AlertChange | None:
+        if obs.breached is None:
+            return None
         a = t.monitor_alerts.c
         current = conn.execute(
             sa.select(t.monitor_alerts)
@@ -372,8 +374,6 @@ class MonitoringStore:
             .order_by(a.id.desc())
             .limit(1)
         ).first()
-        if obs.breached is None:
-            return None
         ts = check.finished_at
         if obs.breached and current is not None:
             conn.execute(
