@@ -225,3 +225,38 @@ def test_drift_alert_with_evidence_and_no_profile(workspace: Workspace, tmp_path
     )
     drift_rule = next(r for r in bare.check.details["rules"] if r["metric"] == "min_p_value")
     assert drift_rule["breached"] is None
+
+
+def test_scheduled_retrain_and_a_failing_pipeline_is_recorded(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    import yaml
+
+    from tests.pipeline.helpers import spec as pipeline_spec
+
+    register_classifier(workspace, tmp_path)
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(yaml.safe_dump(pipeline_spec()))
+    apply_monitors(
+        workspace,
+        {
+            "name": "m",
+            "model": "fraud",
+            "checks": {"drift": False},
+            "retrain": {
+                "on": ["schedule"],
+                "every": "1d",
+                "pipeline": str(pipeline),
+                "data": {"source": str(tmp_path / "missing.parquet")},
+            },
+        },
+    )
+    t0 = dt.datetime.now(dt.UTC)
+    assert run_monitor(workspace, "m", now=t0).retrain is None  # a day has not passed
+    record = run_monitor(workspace, "m", now=t0 + dt.timedelta(days=1, minutes=1)).retrain
+    assert record is not None and (record.trigger, record.status) == ("schedule", "failed")
+    assert "retrain failed" in record.reason and "missing.parquet" in record.reason
+    later = t0 + dt.timedelta(days=1, hours=2)
+    assert run_monitor(workspace, "m", now=later).retrain is None  # not again within `every`
+    events = [e.action for e in workspace.metadata.audit.list_events(object_type="retrain")]
+    assert events == ["retrain.finish", "retrain.start"]
