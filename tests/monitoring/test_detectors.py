@@ -236,7 +236,9 @@ def test_misuse_gets_clear_errors() -> None:
         KSDetector().fit(profile_column("c", pd.Series(["a", "b"])))
     with pytest.raises(InvalidArgumentError, match="KSDetector"):
         ChiSquaredDetector().fit(profile_column("x", np.arange(5.0)))
-    assert KSDetector(alpha=0.01).get_params() == {"threshold": 0.01, "min_rows": 30}
+    assert KSDetector(alpha=0.01).get_params() == {"min_rows": 30, "alpha": 0.01}
+    assert PSIDetector().get_params() == {"min_rows": 30, "threshold": 0.2, "epsilon": 1e-4}
+    assert repr(KSDetector()) == "KSDetector(min_rows=30, alpha=0.05)"
 
 
 @pytest.mark.parametrize("n", [20_000, 60_000])  # the error shrinks as n grows

@@ -139,6 +139,10 @@ def test_bytes_round_trip_is_exact_and_json() -> None:
     assert back.predictions is not None and back.predictions.kind == "categorical"
     with pytest.raises(ValueError, match="invalid JSON"):
         Profile.from_bytes(b"\x80not json")
+    doc = json.loads(data)
+    doc["features"][0]["sketch_values"]["dtype"] = "|O"  # never objects from a file
+    with pytest.raises(ValueError, match="not a number type"):
+        Profile.from_bytes(json.dumps(doc).encode())
     with pytest.raises(ValueError, match="not a modelyard.profile/1 document"):
         Profile.from_bytes(b'{"format": "something else"}')
 

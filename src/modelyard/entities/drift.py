@@ -81,7 +81,10 @@ def _encode(array: np.ndarray) -> dict[str, Any]:
 
 
 def _decode(data: Mapping[str, Any], dtype: type) -> np.ndarray:
-    raw = np.frombuffer(base64.b64decode(data["b64"]), dtype=np.dtype(data["dtype"]))
+    stored = np.dtype(data["dtype"])
+    if stored.kind not in "fiu":  # numbers only: never objects from a file
+        raise ValueError(f"array dtype {data['dtype']!r} is not a number type")
+    raw = np.frombuffer(base64.b64decode(data["b64"], validate=True), dtype=stored)
     out: np.ndarray = raw.astype(dtype)  # a copy in native order, detached from the buffer
     out.flags.writeable = False
     return out

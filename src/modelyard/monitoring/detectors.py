@@ -110,9 +110,13 @@ class Detector:
     """the kind an array passed to fit is profiled as (None: inferred from its dtype)"""
     uses_p_value: ClassVar[bool] = False
 
-    def __init__(self, *, threshold: float, min_rows: int = 30) -> None:
-        self.threshold = threshold
+    def __init__(self, *, min_rows: int = 30) -> None:
         self.min_rows = min_rows
+
+    @property
+    def cutoff(self) -> float:
+        """alpha for the p-value methods, the statistic's threshold for the others"""
+        return float(getattr(self, "alpha" if self.uses_p_value else "threshold"))
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
@@ -158,10 +162,10 @@ class Detector:
     def _verdict(self, statistic: float, p_value: float | None = None) -> DriftCheck:
         if self.uses_p_value:
             assert p_value is not None
-            drifted = p_value < self.threshold
+            drifted = p_value < self.cutoff
         else:
-            drifted = bool(statistic > self.threshold)
-        return DriftCheck(self.method, statistic, p_value, self.threshold, drifted, p_value)
+            drifted = bool(statistic > self.cutoff)
+        return DriftCheck(self.method, statistic, p_value, self.cutoff, drifted, p_value)
 
 
 def _alternatives(kind: str) -> str:
@@ -181,7 +185,8 @@ class KSDetector(Detector):
     uses_p_value = True
 
     def __init__(self, *, alpha: float = 0.05, min_rows: int = 30) -> None:
-        super().__init__(threshold=alpha, min_rows=min_rows)
+        super().__init__(min_rows=min_rows)
+        self.alpha = alpha
 
     def check(self, reference: FeatureProfile, current: Current) -> DriftCheck:
         assert current.sorted is not None
@@ -202,7 +207,8 @@ class WassersteinDetector(Detector):
     def __init__(
         self, *, threshold: float = 0.1, normalize: bool = True, min_rows: int = 30
     ) -> None:
-        super().__init__(threshold=threshold, min_rows=min_rows)
+        super().__init__(min_rows=min_rows)
+        self.threshold = threshold
         self.normalize = normalize
 
     def check(self, reference: FeatureProfile, current: Current) -> DriftCheck:
@@ -230,7 +236,8 @@ class PSIDetector(Detector):
     def __init__(
         self, *, threshold: float = 0.2, epsilon: float = 1e-4, min_rows: int = 30
     ) -> None:
-        super().__init__(threshold=threshold, min_rows=min_rows)
+        super().__init__(min_rows=min_rows)
+        self.threshold = threshold
         self.epsilon = epsilon
 
     def check(self, reference: FeatureProfile, current: Current) -> DriftCheck:
@@ -245,7 +252,8 @@ class JensenShannonDetector(Detector):
     method = "js"
 
     def __init__(self, *, threshold: float = 0.1, min_rows: int = 30) -> None:
-        super().__init__(threshold=threshold, min_rows=min_rows)
+        super().__init__(min_rows=min_rows)
+        self.threshold = threshold
 
     def check(self, reference: FeatureProfile, current: Current) -> DriftCheck:
         value = stats.jensen_shannon(reference.bucket_counts(), current.buckets(reference))
@@ -262,7 +270,8 @@ class ChiSquaredDetector(Detector):
     uses_p_value = True
 
     def __init__(self, *, alpha: float = 0.05, min_rows: int = 30) -> None:
-        super().__init__(threshold=alpha, min_rows=min_rows)
+        super().__init__(min_rows=min_rows)
+        self.alpha = alpha
 
     def check(self, reference: FeatureProfile, current: Current) -> DriftCheck:
         statistic, p = stats.chi_squared(reference.bucket_counts(), current.buckets(reference))
@@ -362,7 +371,7 @@ def _empty(
         method=detector.method,
         statistic=None,
         p_value=None,
-        threshold=detector.threshold,
+        threshold=detector.cutoff,
         drifted=False,
         n_reference=reference.count,
         n_current=n_current,

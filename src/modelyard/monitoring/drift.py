@@ -148,7 +148,7 @@ def _no_rows(reference: FeatureProfile, detector: Detector) -> Scored:
         method=detector.method,
         statistic=None,
         p_value=None,
-        threshold=detector.threshold,
+        threshold=detector.cutoff,
         drifted=False,
         n_reference=reference.count,
         n_current=0,

@@ -24,6 +24,7 @@ import numpy as np
 from modelyard.entities import now_ms
 from modelyard.entities.drift import (
     CATEGORICAL,
+    DATETIME,
     OK,
     DriftReport,
     FeatureDrift,
@@ -249,9 +250,10 @@ def _numeric_chart(
     padded = np.concatenate([[0], reference.sketch_cum])
     at_or_below = padded[np.searchsorted(reference.sketch_values, edges, side="right")]
     ref_counts = np.diff(np.concatenate([[0], at_or_below, [reference.count]]))
-    labels = [f"≤ {_short(edges[0])}"]
-    labels += [_short((a + b) / 2) for a, b in itertools.pairwise(edges)]
-    labels.append(f"> {_short(edges[-1])}")
+    short = _day if reference.kind == DATETIME else _short
+    labels = [f"≤ {short(edges[0])}"]
+    labels += [short((a + b) / 2) for a, b in itertools.pairwise(edges)]
+    labels.append(f"> {short(edges[-1])}")
     series = [("reference", list(ref_counts / max(reference.count, 1)))]
     text = "reference: " + _numeric_stats(
         reference.count, reference.missing_rate, reference.summary
@@ -288,6 +290,10 @@ def _numeric_stats(n: int, missing: float, summary: Mapping[str, float | None]) 
         if value is not None:
             parts.append(f"{key} {_short(value)}")
     return escape(", ".join(parts))
+
+
+def _day(seconds: float) -> str:
+    return _time(seconds * 1000)[:10]
 
 
 def _short(value: float) -> str:

@@ -106,7 +106,6 @@ class RegistryClient:
         ``reference``: the training inputs (a DataFrame or Arrow Table) or a
         ``modelyard.monitoring.Profile`` (to include predictions); stored as the version's
         reference profile for drift monitoring, before hooks fire."""
-        profile = _reference_profile(reference) if reference is not None else None
         ref = parse_model_uri(source)
         run_id: str | None = None
         metrics: dict[str, float] = {}
@@ -116,6 +115,7 @@ class RegistryClient:
                 "model directory.",
                 uri=source,
             )
+        profile = _reference_profile(reference) if reference is not None else None
         if isinstance(ref, RunRef):
             run = self.workspace.metadata.tracking.get_run(ref.run_id)
             run_id, metrics = run.run_id, dict(run.metrics)
