@@ -24,8 +24,13 @@ def server(workspace: Workspace, tmp_path: Path) -> Iterator[str]:
     register_classifier(workspace, tmp_path)
     X, _ = training_data(3)
     log_predictions(workspace, X, [0.0, 1.0, 1.0], ids=["a", "b", "c"])
+
+    def flush() -> None:  # the server's logger writes what it still buffers (here: id "late")
+        if workspace.logs.read("predictions", partition={"model": "fraud"}).num_rows == 3:  # type: ignore[union-attr]
+            log_predictions(workspace, X.head(1), [1.0], ids=["late"])
+
     app = FastAPI()
-    app.include_router(feedback_router(workspace))
+    app.include_router(feedback_router(workspace, flush=flush))
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
@@ -46,16 +51,21 @@ def test_feedback_over_http(server: str, workspace: Workspace) -> None:
             {"prediction_id": "b", "label": "spam"},
             {"prediction_id": "zzz", "label": 1},
             {"prediction_id": "c", "label": 1},
+            {"prediction_id": "late", "label": 1},
         ],
         "model": "fraud",
     }
     got = httpx.post(f"{server}/v1/feedback", json=body)
     assert got.status_code == 200, got.text
     data = got.json()
-    assert (data["accepted"], data["unknown_ids"]) == (2, ["zzz"])
+    assert (data["accepted"], data["unknown_ids"]) == (3, ["zzz"])
     assert data["refused"][0]["field"] == "label" and data["refused"][0]["value"] == "spam"
     table = workspace.logs.read("feedback")
-    assert table is not None and sorted(table.column("prediction_id").to_pylist()) == ["a", "c"]
+    assert table is not None and sorted(table.column("prediction_id").to_pylist()) == [
+        "a",
+        "c",
+        "late",
+    ]
 
 
 def test_bad_requests(server: str, workspace: Workspace) -> None:

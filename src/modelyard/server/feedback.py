@@ -1,16 +1,21 @@
 """``POST /v1/feedback``: true labels for logged predictions, as a router the model server mounts.
 
-    app.include_router(feedback_router(workspace))
+    app.include_router(feedback_router(workspace, flush=prediction_logger.flush))
 
 Body: ``{"feedback": [{"prediction_id": "p-1", "label": 1}, ...], "model": "fraud",
 "strict": false}``. The answer is the :class:`modelyard.monitoring.FeedbackResult`: accepted
 rows, unknown prediction ids (reported, not an error) and refused rows with the field and value
 (a label of the wrong type for the model). Status 200 when anything was stored or nothing was
 refused; 422 when every row was refused or, with ``strict``, when any was (nothing stored then).
+
+The model server buffers its prediction log for a few seconds; ``flush`` (the logger's flush)
+is called before the ids are looked up, so a label sent right after its prediction is not
+reported unknown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,8 +43,9 @@ class FeedbackRequest(BaseModel):
     strict: bool = Field(False, description="refuse the whole batch if any row is refused")
 
 
-def feedback_router(workspace: Workspace) -> Any:
-    """A FastAPI router with ``POST /v1/feedback`` over ``workspace``'s logs."""
+def feedback_router(workspace: Workspace, *, flush: Callable[[], object] | None = None) -> Any:
+    """A FastAPI router with ``POST /v1/feedback`` over ``workspace``'s logs; ``flush`` is
+    called first (write the predictions still buffered)."""
     try:
         from fastapi import APIRouter
         from fastapi.responses import JSONResponse
@@ -53,6 +59,8 @@ def feedback_router(workspace: Workspace) -> Any:
     @router.post("/v1/feedback")
     def feedback(request: FeedbackRequest) -> Any:
         rows = [{"prediction_id": str(i.prediction_id), "label": i.label} for i in request.feedback]
+        if flush is not None:
+            flush()
         try:
             result = record_feedback(workspace, rows, model=request.model, strict=request.strict)
         except ModelyardError as exc:
