@@ -104,3 +104,13 @@ def test_bad_input_is_refused_and_nothing_is_written(log: EventLog) -> None:
     with pytest.raises(InvalidArgumentError, match="ISO-8601"):
         log.read("predictions", start="yesterday")
     assert log.keys("predictions", "model") == []
+
+
+def test_a_column_written_as_numbers_and_as_text_reads_as_text(tmp_path: Path) -> None:
+    log = EventLog(f"file://{tmp_path / 'logs'}")
+    ts = pa.array([DAY], pa.timestamp("ms", tz="UTC"))
+    log.append("feedback", pa.table({"prediction_id": ["a"], "ts": ts, "label": [1.0]}))
+    log.append("feedback", pa.table({"prediction_id": ["b"], "ts": ts, "label": ["cat"]}))
+    table = log.read("feedback")
+    assert table is not None and table.schema.field("label").type == pa.string()
+    assert sorted(table.column("label").to_pylist()) == ["1", "cat"]

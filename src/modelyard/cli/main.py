@@ -32,6 +32,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "Validate and run declarative training pipelines; list their runs.",
     ),
     "datasets": ("modelyard.cli.datasets:datasets", "Generate demo datasets."),
+    "monitor": (
+        "modelyard.cli.monitoring:monitor",
+        "Monitors: drift, performance, alerts, retraining; feedback and HTML reports.",
+    ),
 }
 
 

@@ -134,8 +134,8 @@ class EventLog:
         """Rows with ``start <= ts < end`` (all when not given), in time order; ``last=N`` keeps
         only the newest N (reading newest files first). None when there is no row at all.
 
-        Files written with different columns are unified (a missing column reads as null)."""
-        import pyarrow as pa
+        Files written with different columns are unified (a missing column reads as null; a
+        column written as numbers in one file and as text in another reads as text)."""
         import pyarrow.compute as pc
 
         files = self.files(dataset, partition=partition, start=start, end=end)
@@ -163,8 +163,7 @@ class EventLog:
                 break
         if not tables:
             return None
-        merged = pa.concat_tables(tables, promote_options="permissive")
-        merged = merged.sort_by(TIME_COLUMN)
+        merged = _concat(tables).sort_by(TIME_COLUMN)
         if last is not None and merged.num_rows > last:
             merged = merged.slice(merged.num_rows - last)
         return merged
@@ -208,6 +207,32 @@ class EventLog:
         finally:
             if local is None:
                 source.close()
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    import pyarrow as pa
+
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    types: dict[str, set[pa.DataType]] = {}
+    for table in tables:
+        for field in table.schema:
+            types.setdefault(field.name, set()).add(field.type)
+    as_text = set()
+    for name, kinds in types.items():
+        try:
+            pa.unify_schemas([pa.schema([(name, k)]) for k in kinds], promote_options="permissive")
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            as_text.add(name)
+    fixed = []
+    for table in tables:
+        for name in as_text & set(table.column_names):
+            index = table.column_names.index(name)
+            table = table.set_column(index, name, table.column(name).cast(pa.string()))
+        fixed.append(table)
+    return pa.concat_tables(fixed, promote_options="permissive")
 
 
 def _date_of(rel: str) -> str | None:

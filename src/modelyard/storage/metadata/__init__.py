@@ -12,6 +12,7 @@ from modelyard.errors import UnknownSchemeError, suggest
 from modelyard.storage.metadata.audit import AuditStore
 from modelyard.storage.metadata.database import SCHEMA_HEAD, Database, redact
 from modelyard.storage.metadata.features import FeatureMetadataStore, spec_digest
+from modelyard.storage.metadata.monitoring import MonitoringStore, json_safe
 from modelyard.storage.metadata.registry import RegistryStore
 from modelyard.storage.metadata.tracking import TrackingStore
 
@@ -20,8 +21,10 @@ __all__ = [
     "AuditStore",
     "FeatureMetadataStore",
     "MetadataStore",
+    "MonitoringStore",
     "RegistryStore",
     "TrackingStore",
+    "json_safe",
     "known_schemes",
     "open_metadata_store",
     "redact",
@@ -31,7 +34,8 @@ __all__ = [
 
 
 class MetadataStore:
-    """Facade over one database: ``.tracking``, ``.registry``, ``.audit``, ``.features``."""
+    """Facade over one database: ``.tracking``, ``.registry``, ``.audit``, ``.features``,
+    ``.monitoring``."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -40,6 +44,7 @@ class MetadataStore:
         self.registry = RegistryStore(self.db)
         self.audit = AuditStore(self.db)
         self.features = FeatureMetadataStore(self.db)
+        self.monitoring = MonitoringStore(self.db)
 
     @property
     def dialect(self) -> str:

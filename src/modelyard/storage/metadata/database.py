@@ -32,7 +32,7 @@ from modelyard.storage.metadata import schema
 
 __all__ = ["SCHEMA_HEAD", "Database", "redact"]
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 """The newest Alembic revision; a test checks it matches the migrations directory."""
 
 _MIGRATIONS = "modelyard.storage.metadata:migrations"

@@ -307,3 +307,118 @@ feature_materializations = sa.Table(
     sa.Column("created_by", sa.String(256), nullable=False),
     sa.Index("ix_feature_materializations_view", "view", "id"),
 )
+
+# -- monitoring (migration 0003) -----------------------------------------------------------------
+_id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+monitors = sa.Table(
+    "monitors",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", _ms, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+)
+
+monitor_state = sa.Table(
+    "monitor_state",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("deleted_at", _ms),
+    sa.Column("last_check_at", _ms),
+    sa.Column("last_retrain_at", _ms),
+)
+
+monitor_checks = sa.Table(
+    "monitor_checks",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(128), nullable=False),
+    sa.Column("monitor_version", sa.Integer, nullable=False),
+    sa.Column("started_at", _ms, nullable=False),
+    sa.Column("finished_at", _ms, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("window_start", _ms),
+    sa.Column("window_end", _ms),
+    sa.Column("n_predictions", sa.BigInteger, nullable=False),
+    sa.Column("n_labelled", sa.BigInteger, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("drift", sa.JSON, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_monitor_checks_monitor", "monitor", "id"),
+)
+
+monitor_alerts = sa.Table(
+    "monitor_alerts",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(128), nullable=False),
+    sa.Column("rule", sa.String(256), nullable=False),
+    sa.Column("metric", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("opened_at", _ms, nullable=False),
+    sa.Column("last_seen_at", _ms, nullable=False),
+    sa.Column("resolved_at", _ms),
+    sa.Column("occurrences", sa.Integer, nullable=False),
+    sa.Column("value", sa.Float(precision=53)),
+    sa.Column("threshold", sa.Float(precision=53), nullable=False),
+    sa.Column("op", sa.String(4), nullable=False),
+    sa.Column("message", sa.String(2000), nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("open_check_id", sa.BigInteger, nullable=False),
+    sa.Column("last_check_id", sa.BigInteger, nullable=False),
+    sa.Column("resolve_check_id", sa.BigInteger),
+    sa.Index("ix_monitor_alerts_monitor_status", "monitor", "status", "rule"),
+    sa.Index("ix_monitor_alerts_status", "status", "id"),
+)
+
+alert_notifications = sa.Table(
+    "alert_notifications",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "alert_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("monitor_alerts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("sink", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(2048), nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("detail", sa.String(2000), nullable=False),
+    sa.Column("timestamp", _ms, nullable=False),
+    sa.Index("ix_alert_notifications_alert", "alert_id", "id"),
+)
+
+monitor_retrains = sa.Table(
+    "monitor_retrains",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(128), nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("alert_id", sa.BigInteger),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("started_at", _ms, nullable=False),
+    sa.Column("finished_at", _ms),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("champion_version", sa.Integer),
+    sa.Column("challenger_version", sa.Integer),
+    sa.Column("metric", sa.String(128), nullable=False),
+    sa.Column("champion_value", sa.Float(precision=53)),
+    sa.Column("challenger_value", sa.Float(precision=53)),
+    sa.Column("n_rows", sa.BigInteger),
+    sa.Column("reason", sa.String(5000), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_monitor_retrains_monitor", "monitor", "id"),
+)
