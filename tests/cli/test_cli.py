@@ -134,6 +134,8 @@ def test_models_commands(populated: Path) -> None:
     [
         (("models", "show", "frud"), 3, "did you mean 'fraud'"),
         (("models", "promote", "fraud", "9", "production"), 3, "has no version 9"),
+        (("models", "history", "frud"), 3, "did you mean 'fraud'"),
+        (("models", "history", "frud", "--periods"), 3, "did you mean 'fraud'"),
         (("models", "alias", "fraud", "production", "1"), 2, "reserved"),
         (("runs", "list", "-f", "metrics.auc >> 1"), 2, "found '>' at position 13"),
         (("runs", "show", "0" * 32), 3, "No run with id"),
