@@ -60,6 +60,23 @@ def test_end_to_end_registers_promotes_and_loads_by_alias(workspace: Workspace, 
     proba = model.predict_proba(rows)
     assert proba.shape == (50, 2) and ((proba >= 0) & (proba <= 1)).all()
     assert set(model.predict(rows)) <= {0, 1}
+    # ... as ONE scikit-learn Pipeline whose transform was fitted on the training rows only
+    from sklearn.pipeline import Pipeline
+
+    from modelyard.pipeline.splits import split_rows
+
+    assert isinstance(model.raw, Pipeline)
+    assert [name for name, _ in model.raw.steps] == ["preprocess", "model"]
+    columns = model.raw.named_steps["preprocess"].named_steps["columns"]
+    numeric = columns.named_transformers_["numeric"]
+    train, test = split_rows(
+        "temporal", 0.25, y=frame["is_fraud"], timestamps=frame["event_ts"], seed=0
+    )
+    assert len(test) == 1000
+    amount = list(columns.transformers_[0][2]).index("amount")
+    scaler_mean = numeric.named_steps["scale"].mean_[amount]
+    assert scaler_mean == pytest.approx(frame["amount"].iloc[train].mean())
+    assert scaler_mean != pytest.approx(frame["amount"].mean())
 
     tracking = TrackingClient(workspace)
     stored = tracking.get_run(result.run_id)
