@@ -84,6 +84,38 @@ def test_help_is_fast_and_lists_commands() -> None:
     assert imported == "[]"
 
 
+def _commands(command: Any, path: tuple[str, ...] = ()) -> Any:
+    import click
+
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _commands(sub, (*path, name))
+    else:
+        yield path, command
+
+
+def test_every_command_takes_json() -> None:
+    """README: every command takes --json for scripts (servers, which print no result, aside)."""
+    import importlib
+
+    import click
+
+    from modelyard.cli.main import GROUPS
+
+    servers = {("features", "serve"), ("features", "stream")}
+    missing = []
+    for name, (ref, _) in GROUPS.items():
+        module, _, attr = ref.partition(":")
+        group = getattr(importlib.import_module(module), attr)
+        for path, command in _commands(group, (name,)):
+            has_json = any(
+                isinstance(p, click.Option) and "--json" in p.opts for p in command.params
+            )
+            if not has_json and path not in servers:
+                missing.append(" ".join(path))
+    assert not missing, f"commands without --json: {missing}"
+
+
 def test_runs_and_experiments(populated: Path) -> None:
     out = invoke(populated, "experiments", "list", "--json")
     assert [e["name"] for e in json.loads(out.output)] == ["fraud"]
@@ -120,7 +152,8 @@ def test_models_commands(populated: Path) -> None:
         invoke(populated, "models", "history", "fraud", "--periods", "--json").output
     )
     assert [p["version"] for p in periods] == [1, 2]
-    invoke(populated, "models", "alias", "fraud", "champion", "2")
+    alias = invoke(populated, "models", "alias", "fraud", "champion", "2", "--json")
+    assert json.loads(alias.output) == {"name": "fraud", "alias": "champion", "version": 2}
     assert json.loads(invoke(populated, "models", "show", "fraud", "--json").output)["aliases"] == {
         "champion": 2,
         "production": 2,
@@ -134,6 +167,8 @@ def test_models_commands(populated: Path) -> None:
     [
         (("models", "show", "frud"), 3, "did you mean 'fraud'"),
         (("models", "promote", "fraud", "9", "production"), 3, "has no version 9"),
+        (("models", "history", "frud"), 3, "did you mean 'fraud'"),
+        (("models", "history", "frud", "--periods"), 3, "did you mean 'fraud'"),
         (("models", "alias", "fraud", "production", "1"), 2, "reserved"),
         (("runs", "list", "-f", "metrics.auc >> 1"), 2, "found '>' at position 13"),
         (("runs", "show", "0" * 32), 3, "No run with id"),

@@ -45,6 +45,15 @@ def test_generate_validate_run_and_list(tmp_path: Path) -> None:
     )
     assert gen.returncode == 0, gen.stderr
     assert "Wrote 3,000 transactions" in gen.stdout
+    as_json = cli(
+        home, "datasets", "generate", str(tmp_path / "small.csv"), "--rows", "50", "--json"
+    )
+    assert json.loads(as_json.stdout) == {
+        "path": str(tmp_path / "small.csv"),
+        "format": "csv",
+        "rows": 50,
+        "days": 30,
+    }
     raw = spec()
     raw["train"]["tune"] = {"n_trials": 2, "parallelism": 1, "space": {"num_leaves": [4, 15]}}
     path = write_spec(tmp_path / "pipeline.yaml", raw)

@@ -111,6 +111,14 @@ def test_a_missing_file_names_the_source(tmp_path: Path, workspace: Workspace) -
     assert err.value.details["field"] == "data.source"
 
 
+def test_an_unknown_scheme_names_the_source(workspace: Workspace) -> None:
+    from modelyard.errors import UnknownSchemeError
+
+    with pytest.raises(UnknownSchemeError, match=r"data.source 'gs://b/x.parquet'.*s3") as err:
+        read_dataset("gs://b/x.parquet", workspace)
+    assert err.value.details["field"] == "data.source"
+
+
 def test_an_unreadable_file_is_a_clear_error(tmp_path: Path, workspace: Workspace) -> None:
     bad = tmp_path / "broken.parquet"
     bad.write_bytes(b"PAR1 this is not parquet")

@@ -81,3 +81,21 @@ def test_order_by() -> None:
     ]
     with pytest.raises(FilterSyntaxError, match="Cannot order by 'auc'"):
         parse_order_by("auc desc")
+    assert parse_order_by("metrics.`val loss` desc") == [OrderKey("metrics", "val loss", True)]
+    assert parse_order_by("metrics.`val loss`") == [OrderKey("metrics", "val loss", False)]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("metrics.auc sideways", "'sideways'"),
+        ("metrics.auc desc extra", "'desc extra'"),
+        ("metrics.auc des", "did you mean 'desc'"),
+        ("params.model asc desc", "'asc desc'"),
+    ],
+)
+def test_a_bad_order_direction_is_an_error(text: str, fragment: str) -> None:
+    """Not silently an order by a metric named 'auc sideways'."""
+    with pytest.raises(FilterSyntaxError, match="asc or desc") as info:
+        parse_order_by(text)
+    assert fragment in info.value.message

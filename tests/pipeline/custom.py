@@ -40,6 +40,7 @@ class AmountRule(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             X, y, sample_weight=sample_weight
         )
         self.classes_ = self.inner_.classes_
+        self.fit_weights_ = None if sample_weight is None else np.asarray(sample_weight)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

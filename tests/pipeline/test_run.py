@@ -60,6 +60,23 @@ def test_end_to_end_registers_promotes_and_loads_by_alias(workspace: Workspace, 
     proba = model.predict_proba(rows)
     assert proba.shape == (50, 2) and ((proba >= 0) & (proba <= 1)).all()
     assert set(model.predict(rows)) <= {0, 1}
+    # ... as ONE scikit-learn Pipeline whose transform was fitted on the training rows only
+    from sklearn.pipeline import Pipeline
+
+    from modelyard.pipeline.splits import split_rows
+
+    assert isinstance(model.raw, Pipeline)
+    assert [name for name, _ in model.raw.steps] == ["preprocess", "model"]
+    columns = model.raw.named_steps["preprocess"].named_steps["columns"]
+    numeric = columns.named_transformers_["numeric"]
+    train, test = split_rows(
+        "temporal", 0.25, y=frame["is_fraud"], timestamps=frame["event_ts"], seed=0
+    )
+    assert len(test) == 1000
+    amount = list(columns.transformers_[0][2]).index("amount")
+    scaler_mean = numeric.named_steps["scale"].mean_[amount]
+    assert scaler_mean == pytest.approx(frame["amount"].iloc[train].mean())
+    assert scaler_mean != pytest.approx(frame["amount"].mean())
 
     tracking = TrackingClient(workspace)
     stored = tracking.get_run(result.run_id)
@@ -242,6 +259,18 @@ def test_a_custom_estimator_by_import_path(workspace: Workspace, data: Path) -> 
     model = RegistryClient(workspace).load_model("models:/fraud-detector/1")
     rows = pd.read_parquet(data / "data" / "tx.parquet").drop(columns=["is_fraud"]).head(3)
     assert model.predict_proba(rows).shape == (3, 2)
+    # class_weight: balanced reached the estimator's fit as per-row weights
+    from modelyard.pipeline.splits import split_rows
+
+    frame = pd.read_parquet(data / "data" / "tx.parquet")
+    train, _ = split_rows(
+        "temporal", 0.25, y=frame["is_fraud"], timestamps=frame["event_ts"], seed=0
+    )
+    y_train = frame["is_fraud"].iloc[train].to_numpy()
+    weights = model.raw.named_steps["model"].fit_weights_
+    assert weights is not None and len(weights) == len(y_train)
+    for label in (0, 1):  # balanced: each class carries half of the total weight
+        assert weights[y_train == label].sum() == pytest.approx(len(y_train) / 2)
     again = run_spec(raw, workspace, data)  # the cached model loads with the declared type
     assert again.steps["train"].status == "cached"
 

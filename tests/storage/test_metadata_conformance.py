@@ -381,6 +381,9 @@ def test_stage_transitions_archive_the_previous_holder(store: MetadataStore) -> 
         store.registry.transition_stage("fraud", 1, "prod", actor="x")
     with pytest.raises(NotFoundError):
         store.registry.transition_stage("fraud", 9, "staging", actor="x")
+    # an unknown model is an error, not an empty history
+    with pytest.raises(NotFoundError, match="did you mean 'fraud'"):
+        store.registry.get_stage_history("frau")
 
 
 def test_every_registry_mutation_is_audited(store: MetadataStore) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from modelyard.cli.output import json_option, print_json
+
 
 @click.group()
 def datasets() -> None:
@@ -23,6 +25,7 @@ def datasets() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["parquet", "csv"]), help="Default: from the extension."
 )
+@json_option
 def datasets_generate(
     path: str,
     rows: int,
@@ -34,6 +37,7 @@ def datasets_generate(
     fraud_rate: float,
     drift_from: str | None,
     fmt: str | None,
+    as_json: bool,
 ) -> None:
     """Write synthetic card transactions (with an is_fraud label) to PATH."""
     from modelyard.datasets import write_transactions
@@ -50,4 +54,8 @@ def datasets_generate(
         fraud_rate=fraud_rate,
         drift_from=drift_from,
     )
+    if as_json:
+        fmt_used = fmt or ("csv" if str(target).endswith(".csv") else "parquet")
+        print_json({"path": str(target), "format": fmt_used, "rows": rows, "days": days})
+        return
     click.echo(f"Wrote {rows:,} transactions over {days} days to {target}")

@@ -154,17 +154,26 @@ def models_promote(
 @click.argument("alias")
 @click.argument("version", type=int, required=False)
 @click.option("--delete", is_flag=True, help="Remove the alias.")
+@json_option
 @pass_workspace
-def models_alias(ws: Any, name: str, alias: str, version: int | None, delete: bool) -> None:
+def models_alias(
+    ws: Any, name: str, alias: str, version: int | None, delete: bool, as_json: bool
+) -> None:
     """Point ALIAS of NAME at VERSION (or --delete it)."""
     client = _client(ws)
     if delete:
         client.delete_alias(name, alias)
+        if as_json:
+            print_json({"name": name, "alias": alias, "deleted": True})
+            return
         click.echo(f"Removed alias {alias!r} of {name}.")
         return
     if version is None:
         raise click.UsageError("VERSION is required unless --delete is given.")
     client.set_alias(name, alias, version)
+    if as_json:
+        print_json({"name": name, "alias": alias, "version": version})
+        return
     click.echo(f"{name}@{alias} → version {version}")
 
 

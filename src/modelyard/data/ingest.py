@@ -27,6 +27,7 @@ from modelyard.errors import (
     ModelyardError,
     NotFoundError,
     StoreUnavailableError,
+    UnknownSchemeError,
 )
 from modelyard.storage import Workspace
 from modelyard.tracking import fingerprint
@@ -88,7 +89,12 @@ def read_dataset(
     back as pandas strings; an empty result is a :class:`DataValidationError`.
     """
     uri = _uri(source)
-    store = workspace.artifact_store_for(uri)
+    try:
+        store = workspace.artifact_store_for(uri)
+    except UnknownSchemeError as exc:
+        raise UnknownSchemeError(
+            f"data.source {source!r}: {exc.message}", field="data.source", value=source
+        ) from exc
     files = _files(store, source, format)
     fmt = format or detect_format(files[0] if files != [""] else uri)
     if fmt not in FORMATS:

@@ -103,11 +103,12 @@ class OrderKey:
     descending: bool = False
 
 
+_FIELD = r"""[A-Za-z_]+\.(?:`[^`]+`|"[^"]+"|[A-Za-z0-9_\-./:]+)"""
 _TOKEN = re.compile(
-    r"""\s*(?:
+    rf"""\s*(?:
         (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])
       | (?P<string>'(?:[^'\\]|\\.|'')*')
-      | (?P<field>[A-Za-z_]+\.(?:`[^`]+`|"[^"]+"|[A-Za-z0-9_\-./:]+))
+      | (?P<field>{_FIELD})
       | (?P<op><=|>=|!=|<>|==|=|<|>)
       | (?P<punct>[(),])
       | (?P<word>[A-Za-z_]+)
@@ -319,17 +320,23 @@ def parse_order_by(items: str | Sequence[str] | None) -> list[OrderKey]:
     for part in (p.strip() for p in parts):
         if not part:
             continue
-        words = part.rsplit(None, 1)
-        descending = False
-        if len(words) == 2 and words[1].lower() in ("asc", "desc"):
-            descending = words[1].lower() == "desc"
-            part = words[0]
-        if "." not in part:
+        field = re.match(_FIELD, part)
+        if "." not in part or field is None:
             raise FilterSyntaxError(
-                f"Cannot order by {part!r}: write metrics.NAME, params.NAME, tags.NAME or "
+                f"Cannot order by {part.split()[0]!r}: write metrics.NAME, params.NAME, tags.NAME or "
                 f"attributes.NAME, optionally followed by asc or desc.",
                 order_by=part,
             )
-        kind, key = _parse_field(part, part)
-        keys.append(OrderKey(kind, key, descending))
+        rest = part[field.end() :].split()
+        if len(rest) > 1 or (rest and rest[0].lower() not in ("asc", "desc")):
+            got = " ".join(rest)
+            hint = suggest(got.lower(), ("asc", "desc")) if len(rest) == 1 else ""
+            raise FilterSyntaxError(
+                f"Cannot order by {part!r}: after {field.group()!r} write asc or desc, not "
+                f"{got!r}{hint}. Quote a name with spaces in "
+                "back quotes: metrics.`val loss` desc.",
+                order_by=part,
+            )
+        kind, key = _parse_field(field.group(), part)
+        keys.append(OrderKey(kind, key, bool(rest) and rest[0].lower() == "desc"))
     return keys

@@ -620,6 +620,8 @@ class RegistryStore:
             query = query.where(t.stage_transitions.c.id.in_(list(transition_ids)))
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(t.stage_transitions.c.id)).all()
+            if not rows and transition_ids is None and not self._known_name(conn, name):
+                raise self._model_not_found(conn, name)
         return [
             StageTransition(
                 r.id, r.name, r.version, r.from_stage, r.to_stage, r.actor, r.timestamp, r.reason
@@ -677,6 +679,13 @@ class RegistryStore:
         if lock:
             query = query.with_for_update()
         return conn.execute(query).first()
+
+    def _known_name(self, conn: Connection, name: str) -> bool:
+        """Registered now, or deleted with its history kept."""
+        if self._model_row(conn, name) is not None:
+            return True
+        history = sa.select(t.stage_transitions.c.id).where(t.stage_transitions.c.name == name)
+        return conn.execute(history.limit(1)).first() is not None
 
     def _lock_model(self, conn: Connection, name: str) -> None:
         if self._model_row(conn, name, lock=True) is None:
