@@ -252,3 +252,33 @@ def test_top_level_functions(data: Any) -> None:
     version = modelyard.register_model(logged.uri, "top")
     modelyard.promote("top", version.version, "production", reason="top-level API")
     assert modelyard.load_model("models:/top@production").predict(X.head(2)).shape == (2,)
+
+
+def shout(X: Any) -> Any:
+    """A function by import path: loading a model that holds it builds it, so it needs approval."""
+    return X * 2
+
+
+def test_declared_types_need_approval_to_register(
+    workspace: Workspace, data: Any, tmp_path: Path
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from modelyard.errors import UntrustedModelError
+
+    X, y = data
+    model = Pipeline([("f", FunctionTransformer(shout)), ("m", LogisticRegression())]).fit(X, y)
+    save_model(model, tmp_path / "m", sample=X.head())
+    registry = RegistryClient(workspace)
+    name = f"{__name__}.shout"
+    with pytest.raises(UntrustedModelError, match=name) as caught:
+        registry.register_model(str(tmp_path / "m"), "custom")
+    assert caught.value.details["untrusted_types"] == [name]
+    with pytest.raises(NotFoundError):  # nothing was registered
+        registry.get_model("custom")
+    version = registry.register_model(str(tmp_path / "m"), "custom", trusted_types=[name])
+    assert version.tags["modelyard.trusted_types"] == name
+    # approved at registration: the version loads by URI without trust=True
+    assert registry.load_model("models:/custom/1").predict(X.head(3)).shape == (3,)

@@ -115,11 +115,21 @@ def models_versions(ws: Any, name: str, stage: str | None, as_json: bool) -> Non
 @click.argument("source")
 @click.argument("name")
 @click.option("--description", default="")
+@click.option(
+    "--trust-type",
+    "trust_types",
+    multiple=True,
+    help="Approve a type the model declares beyond the safe list (repeatable; review it first).",
+)
 @json_option
 @pass_workspace
-def models_register(ws: Any, source: str, name: str, description: str, as_json: bool) -> None:
+def models_register(
+    ws: Any, source: str, name: str, description: str, trust_types: tuple[str, ...], as_json: bool
+) -> None:
     """Register SOURCE (runs:/RUN_ID/PATH or a model directory) as a new version of NAME."""
-    v = _client(ws).register_model(source, name, description=description)
+    v = _client(ws).register_model(
+        source, name, description=description, trusted_types=list(trust_types)
+    )
     if as_json:
         print_json(v.to_dict())
         return

@@ -362,12 +362,16 @@ def _interrupt(_signum: int, _frame: Any) -> None:
 @monitor.command("report")
 @click.argument("name")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Default: NAME-report.html")
+@json_option
 @pass_workspace
-def report_cmd(ws: Any, name: str, output: str | None) -> None:
+def report_cmd(ws: Any, name: str, output: str | None, as_json: bool) -> None:
     """Write NAME's HTML report (drift, metrics over time, alerts): one file, opens offline."""
     from modelyard.monitoring import write_monitor_report
 
     path = write_monitor_report(ws, name, output)
+    if as_json:
+        print_json({"monitor": name, "report": str(path)})
+        return
     click.echo(f"Wrote {path}")
 
 
@@ -446,10 +450,14 @@ def retrain_cmd(ws: Any, name: str, as_json: bool) -> None:
 
 @monitor.command("delete")
 @click.argument("name")
+@json_option
 @pass_workspace
-def delete_cmd(ws: Any, name: str) -> None:
+def delete_cmd(ws: Any, name: str, as_json: bool) -> None:
     """Stop monitor NAME (its history stays; its open alerts are resolved)."""
     from modelyard.monitoring import delete_monitor
 
     resolved = delete_monitor(ws, name)
+    if as_json:
+        print_json({"monitor": name, "deleted": True, "alerts_resolved": resolved})
+        return
     click.echo(f"Deleted monitor {name!r} ({resolved} open alert(s) resolved).")

@@ -42,6 +42,17 @@ SAFE_EXTRA_TYPES = frozenset(
         "sklearn._loss.loss.HalfBinomialLoss",
         "sklearn._loss.loss.HalfSquaredError",
         "sklearn._loss.loss.HalfMultinomialLoss",
+        # scikit-learn's own fitted structures, rebuilt from arrays like the estimators that
+        # hold them (skops lists them as unknown)
+        "sklearn.tree._tree.Tree",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        "sklearn.metrics._dist_metrics.ChebyshevDistance64",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
         "numpy.dtype",
         "pandas.core.indexes.base.Index",
         # modelyard's own pipeline transformers: their state is column and part names only,

@@ -112,6 +112,7 @@ def _register(
         promote_to=promote_to,
         reason=_reason(ctx, gate),
         reference=_reference(ctx),
+        trusted_types=ctx.trusted_types,  # declared by the spec's author (import paths)
     )
     _record(ctx, version, new=True)
     where = f" and promoted to {promote_to}" if promote_to else ""

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,12 @@ from modelyard.entities import (
     StageTransition,
     Webhook,
 )
-from modelyard.errors import IntegrityError, InvalidModelURIError, NotFoundError
+from modelyard.errors import (
+    IntegrityError,
+    InvalidModelURIError,
+    NotFoundError,
+    UntrustedModelError,
+)
 from modelyard.flavors import MANIFEST, LoadedModel, load_model, manifest_sha256, verify_model_dir
 from modelyard.registry.hooks import PromotionEvent, PromotionHook, deliver_webhook
 from modelyard.registry.uris import ModelRef, RunRef, parse_model_uri
@@ -95,6 +100,7 @@ class RegistryClient:
         promote_to: str | Stage | None = None,
         reason: str = "",
         reference: Any = None,
+        trusted_types: Sequence[str] | None = None,
     ) -> ModelVersion:
         """Register a new version of ``name`` from ``runs:/RUN_ID/PATH``, an artifact URI, or a
         local model directory (uploaded to the artifact store). The files are verified first and
@@ -105,7 +111,13 @@ class RegistryClient:
 
         ``reference``: the training inputs (a DataFrame or Arrow Table) or a
         ``modelyard.monitoring.Profile`` (to include predictions); stored as the version's
-        reference profile for drift monitoring, before hooks fire."""
+        reference profile for drift monitoring, before hooks fire.
+
+        ``trusted_types``: a model whose manifest declares types beyond the safe list (custom
+        transformers, functions by import path) is registered only when every such type is
+        listed here. Registration anchors the manifest, and a registered version then loads those
+        types without ``trust=True``, so this is where a person approves them. The approved
+        types are kept in the version's ``modelyard.trusted_types`` tag (and its audit event)."""
         ref = parse_model_uri(source)
         run_id: str | None = None
         metrics: dict[str, float] = {}
@@ -128,6 +140,7 @@ class RegistryClient:
             local = Path(str(ref).removeprefix("file://"))
             artifact_uri = ""
         manifest = verify_model_dir(local)
+        tags = _approve_types(manifest.trusted_types, trusted_types, source, tags)
         files = {rel: str(info["sha256"]) for rel, info in manifest.files.items()}
         files[MANIFEST] = manifest_sha256(local)
         if not artifact_uri:  # a local directory: copy it into the artifact store
@@ -339,6 +352,31 @@ class RegistryClient:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
         return target
+
+
+TRUSTED_TYPES_TAG = "modelyard.trusted_types"
+
+
+def _approve_types(
+    declared: Sequence[str],
+    approved: Sequence[str] | None,
+    source: str,
+    tags: Mapping[str, Any] | None,
+) -> Mapping[str, Any] | None:
+    """The version's tags, with the approved types recorded; refuse types nobody approved."""
+    if not declared:
+        return tags
+    missing = sorted(set(declared) - set(approved or ()))
+    if missing:
+        raise UntrustedModelError(
+            f"The model at {source!r} declares types that loading it would build: "
+            f"{', '.join(missing)}. A registered version loads them without trust=True, so "
+            "review them first, then register with trusted_types=[...] listing them "
+            "(CLI: modelyard models register ... --trust-type TYPE).",
+            source=source,
+            untrusted_types=missing,
+        )
+    return {**(tags or {}), TRUSTED_TYPES_TAG: ",".join(sorted(declared))}
 
 
 def _reference_profile(reference: Any) -> Any:
