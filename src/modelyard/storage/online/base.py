@@ -14,7 +14,7 @@ from typing import Any
 
 from modelyard.entities import OnlineRead, OnlineRow
 
-__all__ = ["OnlineStore", "RowInput", "StateUpdate", "decode", "encode"]
+__all__ = ["OnlineStore", "RowInput", "StateUpdate", "decode", "decode_document", "encode"]
 
 RowInput = tuple[str, int, Mapping[str, Any]]
 """(entity key, event time in ms, feature name -> value)"""
@@ -30,6 +30,30 @@ def encode(value: Any) -> str:
 
 def decode(raw: str | bytes) -> Any:
     return json.loads(raw)
+
+
+def _document_decoder() -> Callable[[str | bytes], Any]:
+    """orjson's parser when installed (the serve extra brings it): about 10x faster than the
+    standard library on documents of floats, the bulk of a multi-entity read. It rejects the
+    NaN / Infinity tokens ``json.dumps`` writes, so such a document falls back to ``json``."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads
+
+    fast, error = orjson.loads, orjson.JSONDecodeError
+
+    def loads(raw: str | bytes) -> Any:
+        try:
+            return fast(raw)
+        except error:
+            return json.loads(raw)
+
+    return loads
+
+
+decode_document = _document_decoder()
+"""Parse one JSON document of many stored values (a multi-entity read)."""
 
 
 class OnlineStore(abc.ABC):

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.entities import MISSING, OnlineRead, OnlineRow
 from modelyard.errors import DependencyMissingError, StoreUnavailableError
-from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate
+from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate, decode_document
 from modelyard.storage.schemes import validate_options
 
 __all__ = ["RedisOnlineOptions", "RedisOnlineStore", "redis_client"]
@@ -150,7 +150,7 @@ class RedisOnlineStore(OnlineStore):
             replies = pipe.execute()
         except redis.ConnectionError as exc:
             raise _unreachable(self.options.url, exc) from exc
-        return [[_json_row(row) for row in json.loads(reply)] for reply in replies]
+        return [[_json_row(row) for row in decode_document(reply)] for reply in replies]
 
     # -- writes -----------------------------------------------------------------------------
     def _queue_write(self, pipe: Any, view: str, rows: Iterable[RowInput]) -> int:
