@@ -101,7 +101,10 @@ def _row(reply: Sequence[bytes | None]) -> OnlineRow | None:
 def _json_row(row: list[Any] | None) -> OnlineRow | None:
     if row is None:
         return None
-    return OnlineRow(int(row[0]), tuple(MISSING if v == {} else v for v in row[1:]))
+    values = row[1:]
+    if {} in values:  # a field the hash does not hold
+        return OnlineRow(int(row[0]), tuple(MISSING if v == {} else v for v in values))
+    return OnlineRow(int(row[0]), tuple(values))
 
 
 def _unreachable(uri: str, exc: BaseException) -> StoreUnavailableError:
@@ -142,12 +145,16 @@ class RedisOnlineStore(OnlineStore):
                 r = reads[0]
                 reply = self.client.hmget(f"{prefix}f:{r.view}:{r.keys[0]}", "__ts", *r.fields)
                 return [[_row(reply)]]
-            pipe = self.client.pipeline(transaction=False)
-            for r in reads:  # one script call per view reads all its entities server-side
-                head = f"{prefix}f:{r.view}:"
-                keys = [head + k for k in r.keys]
-                self._read_many(keys=keys, args=["__ts", *r.fields], client=pipe)
-            replies = pipe.execute()
+            calls = [
+                ([f"{prefix}f:{r.view}:{k}" for k in r.keys], ["__ts", *r.fields]) for r in reads
+            ]
+            if len(calls) == 1:  # one view: one EVALSHA (a pipeline would add SCRIPT EXISTS)
+                replies = [self._read_many(keys=calls[0][0], args=calls[0][1])]
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for keys, args in calls:  # one script call per view reads all its entities
+                    self._read_many(keys=keys, args=args, client=pipe)
+                replies = pipe.execute()
         except redis.ConnectionError as exc:
             raise _unreachable(self.options.url, exc) from exc
         return [[_json_row(row) for row in decode_document(reply)] for reply in replies]
