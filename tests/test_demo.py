@@ -17,6 +17,7 @@ from modelyard.storage import Workspace
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the whole tour, in a subprocess bounded the same way
 def test_demo_runs(tmp_path: Path) -> None:
     home = tmp_path / "home"
     result = subprocess.run(
