@@ -8,6 +8,7 @@ step cache following view versions and the entity file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,8 @@ def test_run_records_features_lineage_and_model_inputs(project: Path, workspace:
     assert version.tags[FEATURE_SERVICE_TAG] == "fraud_features"
     assert version.tags["modelyard.features.views"] == "customer_spend/1,merchant_risk/1"
     assert version.tags["modelyard.features.join_keys"] == "customer_id,merchant_id"
+    references = json.loads(version.tags["modelyard.features.references"])
+    assert references[0] == "customer_spend:amount_sum_1h" and len(references) == len(FEATURES)
 
     # lineage walks back from the model version through the run to the feature view versions
     audit = workspace.metadata.audit

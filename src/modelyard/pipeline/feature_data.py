@@ -45,6 +45,7 @@ FEATURE_SERVICE_TAG = "modelyard.features.service"
 FEATURE_VIEWS_TAG = "modelyard.features.views"
 JOIN_KEYS_TAG = "modelyard.features.join_keys"
 REFERENCES_TAG = "modelyard.features.references"
+_MAX_TAG = 5000  # characters in a model version tag value
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,15 @@ class FeatureInputs:
         }
 
     def tags(self) -> dict[str, str]:
-        """For the registered model version."""
+        """For the registered model version (the references only when they fit a tag value;
+        MODEL.yaml always has them)."""
         tags = {
             FEATURE_VIEWS_TAG: ",".join(self.view_refs),
             JOIN_KEYS_TAG: ",".join(self.join_keys),
-            REFERENCES_TAG: json.dumps(list(self.references))[:5000],
         }
+        references = json.dumps(list(self.references))
+        if len(references) <= _MAX_TAG:
+            tags[REFERENCES_TAG] = references
         if self.service:
             tags[FEATURE_SERVICE_TAG] = self.service
         return tags
