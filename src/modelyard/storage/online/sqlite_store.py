@@ -9,20 +9,24 @@ connection; WAL mode lets reads run while a materialization writes.
 from __future__ import annotations
 
 import json
-import operator
 import os
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelyard.entities import MISSING, OnlineRead, OnlineRow
+from modelyard.entities import OnlineRead, OnlineRow
 from modelyard.errors import StoreUnavailableError
-from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate, decode_document
+from modelyard.storage.online.base import (
+    OnlineStore,
+    RowInput,
+    StateUpdate,
+    decode_document,
+    field_picker,
+)
 from modelyard.storage.schemes import validate_options
 
 __all__ = ["SqliteOnlineOptions", "SqliteOnlineStore"]
@@ -62,24 +66,6 @@ class SqliteOnlineOptions(BaseModel):
         path = path[1:] if path.startswith("/") else path  # sqlite:///abs -> /abs
         params = dict(urllib.parse.parse_qsl(query))
         return validate_options(cls, uri, "online store", path=path or "online.db", **params)
-
-
-def _picker(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """``values -> (values[f] for f in fields)`` with MISSING for an absent field; the common
-    case (every field present) is one C-level ``itemgetter`` call."""
-    if len(fields) == 1:
-        only = fields[0]
-        return lambda values: (values.get(only, MISSING),)
-    get = operator.itemgetter(*fields)
-
-    def pick(values: dict[str, Any]) -> tuple[Any, ...]:
-        try:
-            picked: tuple[Any, ...] = get(values)
-            return picked
-        except KeyError:
-            return tuple(values.get(f, MISSING) for f in fields)
-
-    return pick
 
 
 class SqliteOnlineStore(OnlineStore):
@@ -149,7 +135,7 @@ class SqliteOnlineStore(OnlineStore):
                     rows += conn.execute(query, (r.view, *chunk)).fetchall()
             # one JSON parse for all payloads of the view (not one call per entity)
             payloads = decode_document("[" + ",".join(p for _, _, p in rows) + "]")
-            pick = _picker(r.fields)
+            pick = field_picker(r.fields)
             found = {
                 key: OnlineRow(ts, pick(values)) for (key, ts, _), values in zip(rows, payloads)
             }
