@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from modelyard.config import Settings
+from modelyard.entities import LineageNode
+from modelyard.registry import RegistryClient
+from modelyard.storage import Workspace
+
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the whole tour, in a subprocess bounded the same way
 def test_demo_runs(tmp_path: Path) -> None:
+    home = tmp_path / "home"
     result = subprocess.run(
-        [sys.executable, "-m", "modelyard.demo", "--home", str(tmp_path / "home")],
+        [sys.executable, "-m", "modelyard.demo", "--home", str(home)],
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, "COLUMNS": "250"},  # one line per message
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Summary" in result.stdout
-    assert (tmp_path / "home" / "modelyard.db").is_file()
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "Summary" in out
+    assert (home / "modelyard.db").is_file()
+
+    # features defined, materialized, trained on point in time, read online, in parity
+    assert re.search(r"feature service\s+fraud_features\s+v1\s+created", out)
+    assert re.search(r"customer_spend\s+[\d,]+ entities online", out)
+    assert "11 features from feature service 'fraud_features'" in out
+    assert "registered fraud-detector v1 and promoted to staging" in out
+    assert "lineage: feature views customer_spend/1, merchant_risk/1 -> run" in out
+    assert "cached: validate, split, transform, tune, train, evaluate" in out
+    assert "it needs feature service 'fraud_features' by ['customer_id', 'merchant_id']" in out
+    assert "11 features for 6 payments read online" in out and "(statuses: present)" in out
+    scores = [float(p) for p in re.findall(r"p\(fraud\) ([\d.]+)", out)]
+    assert len(scores) == 6 and all(0 <= p <= 1 for p in scores)
+    parity = re.search(r"(\d+) values compared: (\d+) mismatches", out)
+    assert parity is not None and int(parity[1]) > 0 and parity[2] == "0"
+
+    ws = Workspace(Settings.resolve(home=str(home)))
+    version = RegistryClient(ws).resolve("models:/fraud-detector@staging")
+    assert version.tags["modelyard.features.service"] == "fraud_features"
+    upstream = ws.metadata.audit.get_lineage(
+        LineageNode("model_version", f"fraud-detector/{version.version}")
+    )
+    assert {e.source.id for e in upstream if e.source.kind == "feature_view"} == {
+        "customer_spend/1",
+        "merchant_risk/1",
+    }
+    ws.close()

@@ -2,7 +2,13 @@
 
 Run with ``python -m modelyard.demo`` from the repository root. Everything lands under
 ``MODELYARD_HOME`` (default ``./.modelyard``), so the CLI shows it afterwards: ``modelyard runs
-list``, ``modelyard models versions breast-cancer``, ``modelyard pipeline runs``.
+list``, ``modelyard models versions breast-cancer``, ``modelyard pipeline runs``, ``modelyard
+features list``.
+
+Steps 1-3 track, register and load a scikit-learn model. Steps 4-10 are the fraud project of
+``examples/fraud``: generate payments, define and materialize features, train the fraud
+pipeline on point-in-time features, re-run it from the cache, score payments with features
+read online and the model loaded by alias, and check offline/online parity.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,34 +103,87 @@ def load_and_predict(ws: Any, tracked: dict[str, Any]) -> None:
     console.print("probabilities=" + ", ".join(f"{p:.3f}" for p in proba))
 
 
-EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "fraud" / "pipeline.yaml"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "fraud"
+EXAMPLE_SPEC = EXAMPLES / "pipeline_features.yaml"
+EXAMPLE_FEATURES = EXAMPLES / "features.py"
+
+
+@dataclass(frozen=True)
+class FraudProject:
+    """The demo's copy of examples/fraud: definitions, spec and generated data, side by side
+    (the feature views read ``data/transactions.parquet`` next to ``features.py``)."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data" / "transactions.parquet"
+
+    @property
+    def features(self) -> Path:
+        return self.root / "features.py"
 
 
 @_step("4. Generate card transactions")
-def generate_transactions(ws: Any) -> Path:
+def generate_transactions(ws: Any) -> FraudProject:
+    import shutil
+
     from modelyard.datasets import write_transactions
 
-    path = Path(ws.settings.home) / "demo" / "transactions.parquet"
-    write_transactions(path, n_rows=30_000, n_customers=1_500, days=30, seed=7)
-    console.print(f"30,000 transactions over 30 days (about 1.5 % fraud) -> {path}")
-    return path
+    for example in (EXAMPLE_SPEC, EXAMPLE_FEATURES):
+        if not example.is_file():
+            raise SystemExit(f"{example} not found: run the demo from the repository root.")
+    project = FraudProject(Path(ws.settings.home) / "demo" / "fraud")
+    project.root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(EXAMPLE_FEATURES, project.features)
+    write_transactions(project.data, n_rows=30_000, n_customers=1_500, days=30, seed=7)
+    console.print(f"30,000 transactions over 30 days (about 1.5 % fraud) -> {project.data}")
+    return project
 
 
-def _fraud_spec(data: Path) -> dict[str, Any]:
-    """examples/fraud/pipeline.yaml, on the generated data, with a demo-sized search."""
+@_step("5. Define features: apply examples/fraud/features.py")
+def apply_features(ws: Any, project: FraudProject) -> None:
+    from modelyard.features import FeatureStore
+
+    for applied in FeatureStore(ws).apply(project.features):
+        kind = applied.kind.replace("_", " ")
+        console.print(f"  {kind:<16} {applied.name:<16} v{applied.version}  {applied.status}")
+
+
+def _data_span(project: FraudProject) -> tuple[Any, Any]:
+    """The first and last payment's times; the last is the demo's "now"."""
+    import pyarrow.parquet as pq
+
+    times = pq.read_table(project.data, columns=["event_ts"]).column(0).to_pandas()
+    return times.min(), times.max()
+
+
+@_step("6. Materialize the features into the online store")
+def materialize_features(ws: Any, project: FraudProject) -> None:
+    from modelyard.features import FeatureStore
+
+    start, end = _data_span(project)
+    done = FeatureStore(ws).materialize(start, end)
+    for m in done:
+        console.print(f"  {m.view:<16} {m.rows:>6,} entities online")
+    console.print(
+        f"materialized up to {end} (the demo's now), online store: {ws.settings.online_uri}"
+    )
+
+
+def _fraud_spec() -> dict[str, Any]:
+    """examples/fraud/pipeline_features.yaml with a demo-sized search (fewer, smaller trees)."""
     import yaml
 
-    if not EXAMPLE_SPEC.is_file():
-        raise SystemExit(f"{EXAMPLE_SPEC} not found: run the demo from the repository root.")
     spec: dict[str, Any] = yaml.safe_load(EXAMPLE_SPEC.read_text())
-    spec["data"]["source"] = str(data)
     spec["train"]["tune"]["n_trials"] = 6
+    spec["train"]["tune"]["space"]["num_leaves"] = [15, 63]
     spec["evaluate"]["cross_validation"]["folds"] = 3
     return spec
 
 
-@_step("5. Run the fraud pipeline (validate, tune, train, evaluate, register)")
-def run_fraud_pipeline(ws: Any, data: Path) -> Any:
+@_step("7. Run the fraud pipeline on point-in-time features (validate, tune, train, register)")
+def run_fraud_pipeline(ws: Any, project: FraudProject) -> Any:
     from modelyard.pipeline import Reporter, StepOutcome, run
 
     class Printer(Reporter):
@@ -132,7 +192,7 @@ def run_fraud_pipeline(ws: Any, data: Path) -> Any:
                 f"  {step:<10} {outcome.status:<8} {outcome.seconds:5.1f} s  {outcome.summary}"
             )
 
-    result = run(_fraud_spec(data), workspace=ws, reporter=Printer())
+    result = run(_fraud_spec(), workspace=ws, reporter=Printer(), base_dir=str(project.root))
     console.print(
         "held-out metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
     )
@@ -141,38 +201,92 @@ def run_fraud_pipeline(ws: Any, data: Path) -> Any:
         console.print(f"time-series CV roc_auc: {auc['mean']:.4f} +/- {auc['std']:.4f}")
     console.print(f"best params: {result.best_params}")
     console.print(f"register: {result.steps['register'].summary}")
+    lineage = ws.metadata.audit.get_lineage(_node("run", result.run_id))
+    views = sorted(e.source.id for e in lineage if e.source.kind == "feature_view")
+    console.print(f"lineage: feature views {', '.join(views)} -> run {result.run_id}")
     console.print("plots:")
     for plot in result.plots:
         console.print(f"  {plot}")
     return result
 
 
-@_step("6. Run it again: unchanged steps come from the cache")
-def rerun_fraud_pipeline(ws: Any, data: Path) -> None:
+def _node(kind: str, node_id: str) -> Any:
+    from modelyard.entities import LineageNode
+
+    return LineageNode(kind, node_id)
+
+
+@_step("8. Run it again: unchanged steps come from the cache")
+def rerun_fraud_pipeline(ws: Any, project: FraudProject) -> None:
     from modelyard.pipeline import run
 
-    result = run(_fraud_spec(data), workspace=ws)
+    result = run(_fraud_spec(), workspace=ws, base_dir=str(project.root))
     console.print(
         f"cached: {', '.join(result.cached_steps)}; {result.seconds:.2f} s in all; "
         f"register: {result.steps['register'].summary}"
     )
 
 
-@_step("7. Load the fraud model by alias and score transactions")
-def score_transactions(ws: Any, data: Path) -> None:
+@_step("9. Score payments: features read online, the model loaded by alias")
+def score_with_online_features(ws: Any, project: FraudProject) -> None:
     import pandas as pd
 
+    from modelyard.features import FeatureStore
+    from modelyard.pipeline import FEATURE_SERVICE_TAG
     from modelyard.registry import RegistryClient
 
-    model = RegistryClient(ws).load_model("models:/fraud-detector@staging")
-    recent = pd.read_parquet(data).tail(3_000)  # from the held-out (latest) days
-    rows = pd.concat([recent[recent.is_fraud == 1].head(3), recent[recent.is_fraud == 0].head(3)])
-    proba = model.predict_proba(rows.drop(columns=["is_fraud"]))[:, 1]
-    for (_, row), p in zip(rows.iterrows(), proba):
+    registry = RegistryClient(ws)
+    uri = "models:/fraud-detector@staging"
+    version, model = registry.resolve(uri), registry.load_model(uri)
+    service = version.tags[FEATURE_SERVICE_TAG]  # the model version says what it needs
+    keys = version.tags["modelyard.features.join_keys"].split(",")
+    console.print(f"{uri} is v{version.version}; it needs feature service {service!r} by {keys}")
+    tx = pd.read_parquet(project.data)
+    end = tx.event_ts.max()
+    # each customer's latest payment: the online store holds its features as of that payment
+    latest = tx.groupby("customer_id").tail(1)
+    latest = latest[latest.event_ts > end - pd.Timedelta(days=3)]
+    rows = pd.concat([latest[latest.is_fraud == 1].tail(3), latest[latest.is_fraud == 0].tail(3)])
+    online = FeatureStore(ws).get_online_features(service, rows[keys].to_dict("records"), now=end)
+    features = online.to_frame()
+    request = pd.concat([rows.reset_index(drop=True), features], axis=1)
+    assert model.signature is not None
+    proba = model.predict_proba(request[model.signature.input_names])[:, 1]
+    statuses = {s for row in online.statuses for s in row}
+    console.print(
+        f"{len(online.feature_names)} features for {len(rows)} payments read online as of "
+        f"{end} (statuses: {', '.join(sorted(statuses))})"
+    )
+    for (_, row), (_, feats), p in zip(request.iterrows(), features.iterrows(), proba):
         console.print(
-            f"  {row.transaction_id}  {row.amount:>8.2f}  {row.merchant_category:<13} "
-            f"{row.channel:<6}  p(fraud) {p:.3f}  (actual: {'fraud' if row.is_fraud else 'ok'})"
+            f"  {row.transaction_id} {row.customer_id} {row.amount:>8.2f} "
+            f"{row.merchant_category:<13} tx_1h {feats.tx_count_1h:>2.0f}  spend_24h "
+            f"{feats.amount_sum_1d:>8.2f}  merchant_fraud_30d {_rate(feats.fraud_rate_30d)}  "
+            f"p(fraud) {p:.3f}  (actual: {'fraud' if row.is_fraud else 'ok'})"
         )
+
+
+def _rate(value: Any) -> str:
+    import math
+
+    return "  n/a" if value is None or math.isnan(value) else f"{value:5.3f}"
+
+
+@_step("10. Check training-serving parity: offline point-in-time vs online values")
+def check_feature_parity(ws: Any) -> Any:
+    from modelyard.features import FeatureStore
+
+    report = FeatureStore(ws).check_parity("fraud_features", sample=200)
+    console.print(
+        f"{report.entities} entities, {report.compared} values compared: "
+        f"{len(report.mismatches)} mismatches"
+    )
+    for m in report.mismatches[:10]:
+        console.print(
+            f"  {m.view} {m.entity} {m.feature}: offline {m.offline!r} online {m.online!r} "
+            f"({m.online_status})"
+        )
+    return report
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -189,10 +303,13 @@ def main(argv: list[str] | None = None) -> None:
     tracked = track_sklearn(ws)
     register_and_promote(ws, tracked)
     load_and_predict(ws, tracked)
-    data = generate_transactions(ws)
-    run_fraud_pipeline(ws, data)
-    rerun_fraud_pipeline(ws, data)
-    score_transactions(ws, data)
+    project = generate_transactions(ws)
+    apply_features(ws, project)
+    materialize_features(ws, project)
+    run_fraud_pipeline(ws, project)
+    rerun_fraud_pipeline(ws, project)
+    score_with_online_features(ws, project)
+    check_feature_parity(ws)
     console.rule("[bold]Summary")
     console.print(f"done in {time.perf_counter() - start:.1f} s. Look around with:")
     for cmd in (
@@ -201,8 +318,10 @@ def main(argv: list[str] | None = None) -> None:
         "modelyard models history breast-cancer",
         "modelyard pipeline runs",
         "modelyard models versions fraud-detector",
-        "modelyard pipeline run examples/fraud/pipeline.yaml   (after: modelyard datasets "
-        "generate examples/fraud/data/transactions.parquet)",
+        "modelyard features list",
+        "modelyard features get --service fraud_features -e customer_id=c000042 "
+        "-e merchant_id=m00007 --at 2026-01-30T23:00:00",
+        "modelyard features check-parity --service fraud_features",
         "modelyard audit",
     ):
         console.print(f"  .venv/bin/{cmd}")

@@ -125,3 +125,20 @@ def test_bad_data_exits_with_the_data_error_code(tmp_path: Path) -> None:
     out = cli(tmp_path / "home", "pipeline", "run", str(path))
     assert out.returncode == 9
     assert "data.target 'is_fraud' is not a column" in out.stderr
+
+
+def test_validate_looks_up_feature_services(tmp_path: Path) -> None:
+    from tests.pipeline.helpers import feature_spec, write_feature_project
+
+    home = tmp_path / "home"
+    definitions = write_feature_project(tmp_path, rows=500)
+    assert cli(home, "features", "apply", str(definitions)).returncode == 0
+    good = write_spec(tmp_path / "good.yaml", feature_spec())
+    valid = cli(home, "pipeline", "validate", str(good))
+    assert valid.returncode == 0, valid.stderr
+
+    bad = write_spec(tmp_path / "bad.yaml", feature_spec(features="fraud_feature"))
+    invalid = cli(home, "pipeline", "validate", str(bad))
+    assert invalid.returncode == 2
+    assert "data.features (line 3): No feature service named 'fraud_feature'" in invalid.stderr
+    assert "did you mean 'fraud_features'?" in invalid.stderr

@@ -153,6 +153,27 @@ def test_bad_pushes_write_nothing(store: FeatureStore, tmp_path: Path) -> None:
     assert not store.workspace.offline.has_log("stats")
 
 
+def test_read_layouts_agree(store: FeatureStore, tmp_path: Path) -> None:
+    """Rows and columns, text and integer keys, features interleaved across views, values a
+    row does not hold: every read path gives the same answer."""
+    _apply(store, tmp_path)
+    store.materialize(T0, T0 + 4 * H)
+    store.workspace.online.write("stats", [("42", int(T0.timestamp() * 1000) + 1, {"spend": 7.0})])
+    refs = ["stats:spend", "profile:segment", "stats:visits"]  # stats is not side by side
+    keys = ["a", "b", "z", 42, "c"]
+    by_rows = store.get_online_features(refs, [{"customer_id": k} for k in keys], now=T0 + 2 * H)
+    by_columns = store.get_online_features(refs, {"customer_id": keys}, now=T0 + 2 * H)
+    text_only = store.get_online_features(refs, {"customer_id": keys[:3]}, now=T0 + 2 * H)
+    assert by_rows == by_columns
+    assert text_only.values == by_rows.values[:3] and text_only.statuses == by_rows.statuses[:3]
+    assert by_rows.values[0] == [2.0, "y", 2]
+    assert by_rows.values[3] == [7.0, None, None]  # 42 names the entity written as "42"
+    assert by_rows.statuses[3] == ["present", "not_found", "not_found"]  # visits not held
+    assert by_rows.statuses[2] == ["not_found"] * 3
+    side_by_side = store.get_online_features(["stats"], {"customer_id": keys}, now=T0 + 2 * H)
+    assert side_by_side.values == [[2.0, 2], [3.0, 3], [None, None], [7.0, None], [None, 4]]
+
+
 def test_online_read_errors(store: FeatureStore, tmp_path: Path) -> None:
     _apply(store, tmp_path)
     with pytest.raises(DataValidationError, match="Entity row 1 has no join key 'customer_id'"):

@@ -55,3 +55,43 @@ def write_data(base: Path, rows: int = 4000, seed: int = 1, **kwargs: Any) -> Pa
     return write_transactions(
         base / "data" / "tx.parquet", n_rows=rows, n_customers=300, days=20, seed=seed, **kwargs
     )
+
+
+FRAUD_FEATURES = Path(__file__).resolve().parents[2] / "examples" / "fraud" / "features.py"
+LABEL_COLUMNS = ["transaction_id", "customer_id", "merchant_id", "event_ts", "amount", "channel"]
+
+
+def feature_spec(**data: Any) -> dict[str, Any]:
+    """A small spec training on the fraud feature service plus labelled payments."""
+    out = spec(validation=None)
+    out["data"] = {
+        "features": "fraud_features",
+        "entities": "data/labels.parquet",
+        "target": "is_fraud",
+        "timestamp": "event_ts",
+        "drop": ["transaction_id", "customer_id", "merchant_id"],
+        **data,
+    }
+    out["register"]["promote_to"] = "staging"
+    return out
+
+
+def write_feature_project(base: Path, rows: int = 3000, seed: int = 1) -> Path:
+    """examples/fraud/features.py beside generated transactions (data/transactions.parquet,
+    the feature views' source) and the labelled entity rows (data/labels.parquet)."""
+    import shutil
+
+    import pandas as pd
+
+    shutil.copy(FRAUD_FEATURES, base / "features.py")
+    tx = write_transactions(
+        base / "data" / "transactions.parquet", n_rows=rows, n_customers=200, days=20, seed=seed
+    )
+    write_labels(base, pd.read_parquet(tx))
+    return base / "features.py"
+
+
+def write_labels(base: Path, transactions: Any) -> Path:
+    path = base / "data" / "labels.parquet"
+    transactions[[*LABEL_COLUMNS, "is_fraud"]].to_parquet(path, index=False)
+    return path

@@ -66,6 +66,15 @@ def test_an_older_row_never_replaces_a_newer_one(online: OnlineStore) -> None:
     assert (row.event_ms, row.values) == (300, (4, 5))
 
 
+def test_empty_reads_and_times_before_1970(online: OnlineStore) -> None:
+    online.write("v", [("e", -5000, {"x": 1}), ("f", 7, {"x": 2})])
+    online.write("v", [("e", -6000, {"x": 0})])  # older still: ignored
+    got = online.read([OnlineRead("v", (), ("x",)), OnlineRead("v", ("e", "f"), ("x",))])
+    assert got[0] == []
+    assert [(r.event_ms, r.values) for r in got[1] if r] == [(-5000, (1,)), (7, (2,))]
+    assert online.read([OnlineRead("v", (), ("x",))]) == [[]]
+
+
 def test_special_values_round_trip(online: OnlineStore) -> None:
     online.write("v", [("ü:ñ\x1fkey", 5, {"nan": float("nan"), "big": 2**62, "txt": "a\"b'c"})])
     (row,) = _read(online, "v", ["ü:ñ\x1fkey"], ["nan", "big", "txt"])

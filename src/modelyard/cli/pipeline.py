@@ -24,11 +24,13 @@ def pipeline() -> None:
 @pipeline.command("validate")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @json_option
-def pipeline_validate(spec: str, as_json: bool) -> None:
-    """Check SPEC without running it: every problem is listed with its path and line."""
+@pass_workspace
+def pipeline_validate(ws: Any, spec: str, as_json: bool) -> None:
+    """Check SPEC without running it: every problem is listed with its path and line (feature
+    services and views it names are looked up in the workspace's registry)."""
     from modelyard.pipeline import load_spec
 
-    loaded = load_spec(spec)
+    loaded = load_spec(spec, workspace=ws)
     steps = _planned_steps(loaded.spec)
     if as_json:
         print_json({"valid": True, "name": loaded.spec.name, "steps": steps})

@@ -24,7 +24,7 @@ from modelyard.features.loader import load_definitions, parse_definitions
 from modelyard.features.online import OnlineFeatures
 from modelyard.features.parity import ParityMismatch, ParityReport
 from modelyard.features.registry import AppliedDefinition
-from modelyard.features.resolve import entity_key
+from modelyard.features.resolve import Resolved, ResolvedView, entity_key
 from modelyard.features.store import FeatureStore
 from modelyard.features.streaming import StreamProcessor, StreamStats
 from modelyard.features.training import TrainingSet
@@ -40,6 +40,8 @@ __all__ = [
     "OnlineFeatures",
     "ParityMismatch",
     "ParityReport",
+    "Resolved",
+    "ResolvedView",
     "Source",
     "StreamProcessor",
     "StreamSource",

@@ -60,6 +60,14 @@ class _ViewPlan:
     ttl_ms: int | None
     positions: tuple[int, ...]
 
+    @property
+    def span(self) -> slice | None:
+        """The output slice when the view's features sit side by side in the output."""
+        first = self.positions[0]
+        if self.positions == tuple(range(first, first + len(self.positions))):
+            return slice(first, first + len(self.positions))
+        return None
+
 
 class OnlinePlan:
     """How to read one list of features: per view, its keys, fields and output positions."""
@@ -78,6 +86,7 @@ class OnlinePlan:
             for vi, rv in enumerate(resolved.views)
             if rv.view.online
         ]
+        self._spans = {v.name: v.span for v in self.views}
         offline_only = [rv.name for rv in resolved.views if not rv.view.online]
         if offline_only:
             raise InvalidArgumentError(
@@ -96,7 +105,11 @@ class OnlinePlan:
             get = _row_getter(rows)
         keys = []
         for view in self.views:
-            keys.append(tuple(entity_key(get(view.join_keys, i)) for i in range(n)))
+            single = _single_key_column(rows, view.join_keys, n)
+            if single is not None:  # one text key per row: the keys are the values themselves
+                keys.append(single)
+            else:
+                keys.append(tuple(entity_key(get(view.join_keys, i)) for i in range(n)))
         return n, keys
 
     def read(
@@ -110,7 +123,8 @@ class OnlinePlan:
         stamps: list[list[int | None]] = [[None] * width for _ in range(n)]
         results = store.read([OnlineRead(v.name, k, v.fields) for v, k in zip(self.views, keys)])
         for view, found in zip(self.views, results):
-            positions, ttl = view.positions, view.ttl_ms
+            positions, ttl, span = view.positions, view.ttl_ms, self._spans[view.name]
+            present = [PRESENT] * len(positions)
             for i, row in enumerate(found):
                 if row is None:
                     continue
@@ -121,6 +135,11 @@ class OnlinePlan:
                         status[p] = EXPIRED
                         stamp[p] = row.event_ms
                     continue
+                if span is not None and MISSING not in row.values:  # the common case
+                    values[i][span] = row.values
+                    statuses[i][span] = present
+                    stamp[span] = [row.event_ms] * len(positions)
+                    continue
                 value, status = values[i], statuses[i]
                 for p, v in zip(positions, row.values):
                     if v is not MISSING:
@@ -128,6 +147,19 @@ class OnlinePlan:
                         status[p] = PRESENT
                         stamp[p] = row.event_ms
         return OnlineFeatures(self.feature_names, values, statuses, stamps)
+
+
+def _single_key_column(
+    rows: EntityRows, join_keys: tuple[str, ...], n: int
+) -> tuple[str, ...] | None:
+    """The entity keys of a one-key view given as a column of text values (what
+    :func:`entity_key` would make of each), else None (the general path checks and converts)."""
+    if len(join_keys) != 1 or not isinstance(rows, Mapping):
+        return None
+    column = rows.get(join_keys[0])
+    if column is None or len(column) != n or not all(type(v) is str for v in column):
+        return None
+    return tuple(column)
 
 
 def _column_getter(columns: Mapping[str, Sequence[Any]], n: int) -> Any:

@@ -54,6 +54,16 @@ class Resolved:
     def versions(self) -> list[tuple[str, int]]:
         return [(v.name, v.version) for v in self.views]
 
+    @property
+    def join_keys(self) -> list[str]:
+        """Every join key the views need, once each, in view order."""
+        return list(dict.fromkeys(k for v in self.views for k in v.join_keys))
+
+    @property
+    def references(self) -> list[str]:
+        """``view:feature`` of every output column, in order."""
+        return [f"{self.views[i].name}:{self.views[i].features[j]}" for i, j in self.positions]
+
 
 def _expand(cache: DefinitionCache, features: str | Sequence[str]) -> list[str]:
     if isinstance(features, str):

@@ -19,7 +19,7 @@ from modelyard.features.online import EntityRows, OnlineFeatures, OnlinePlan
 from modelyard.features.parity import ParityReport, compare
 from modelyard.features.push import push_rows, to_epoch_ms
 from modelyard.features.registry import AppliedDefinition, DefinitionCache, apply_definitions
-from modelyard.features.resolve import resolve_features, view_query
+from modelyard.features.resolve import Resolved, resolve_features, view_query
 from modelyard.features.streaming import StreamProcessor
 from modelyard.features.training import TrainingSet, pick_timestamp_column
 from modelyard.storage import Workspace, default_workspace
@@ -87,6 +87,14 @@ class FeatureStore:
 
     def list_versions(self, kind: str, name: str) -> list[FeatureDefinitionRecord]:
         return self.workspace.metadata.features.list_versions(kind, name)
+
+    def resolve(
+        self, features: str | Sequence[str], *, full_feature_names: bool = False
+    ) -> Resolved:
+        """What ``features`` (a feature service's name, or references) means now: the latest
+        version of each view, the join keys they need and the output column names. Raises
+        NotFoundError (with close names) for an unknown service, view or feature."""
+        return resolve_features(self.cache, features, full_feature_names=full_feature_names)
 
     # -- offline ----------------------------------------------------------------------------
     def get_historical_features(
@@ -238,6 +246,7 @@ class FeatureStore:
         entities: Any,
         *,
         timestamp_column: str | None = None,
+        full_feature_names: bool = False,
     ) -> TrainingSet:
         """Join ``features`` (a feature service's name, or references) point-in-time onto
         labelled entity rows (a DataFrame or a Parquet / CSV path); returns the frame and the
@@ -249,7 +258,12 @@ class FeatureStore:
             columns = {f.name: str(f.type).upper() for f in rows.schema}
         ts_column = pick_timestamp_column(columns, timestamp_column)
         frame, resolved = get_historical_features(
-            self.workspace, self.cache, rows, features, timestamp_column=ts_column
+            self.workspace,
+            self.cache,
+            rows,
+            features,
+            timestamp_column=ts_column,
+            full_feature_names=full_feature_names,
         )
         return TrainingSet(
             frame,
@@ -259,8 +273,12 @@ class FeatureStore:
             ts_column,
         )
 
-    def link_run(self, run_id: str, training_set: TrainingSet) -> None:
-        """Record lineage: each feature view version -> the run that trained on it."""
-        self.workspace.metadata.features.link_run(
-            run_id, training_set.feature_views, relation="features:training"
+    def link_run(self, run_id: str, training_set: TrainingSet | Sequence[tuple[str, int]]) -> None:
+        """Record lineage: each feature view version (of a training set, or ``(view,
+        version)`` pairs) -> the run that trained on it."""
+        views = (
+            training_set.feature_views
+            if isinstance(training_set, TrainingSet)
+            else list(training_set)
         )
+        self.workspace.metadata.features.link_run(run_id, views, relation="features:training")

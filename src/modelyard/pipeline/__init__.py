@@ -9,19 +9,23 @@ tracking run; unchanged steps are reused from the step cache. See docs/pipelines
 """
 
 from modelyard.pipeline.context import STEPS, Reporter, StepOutcome
-from modelyard.pipeline.loading import LoadedSpec, load_spec
+from modelyard.pipeline.feature_data import FEATURE_SERVICE_TAG, FeatureInputs
+from modelyard.pipeline.loading import LoadedSpec, check_references, load_spec
 from modelyard.pipeline.runner import PIPELINE_TAG, PipelineResult, list_runs, run
 from modelyard.pipeline.sources import register_data_loader
 from modelyard.pipeline.spec import PipelineSpec
 
 __all__ = [
+    "FEATURE_SERVICE_TAG",
     "PIPELINE_TAG",
     "STEPS",
     "LoadedSpec",
     "PipelineResult",
+    "FeatureInputs",
     "PipelineSpec",
     "Reporter",
     "StepOutcome",
+    "check_references",
     "list_runs",
     "load_spec",
     "register_data_loader",

@@ -14,6 +14,7 @@ import pandas as pd
 from modelyard.compute import ComputeBackend, get_backend
 from modelyard.data import Dataset
 from modelyard.pipeline.cache import StepCache
+from modelyard.pipeline.feature_data import FeatureInputs
 from modelyard.pipeline.loading import LoadedSpec
 from modelyard.pipeline.spec import PipelineSpec
 from modelyard.storage import Workspace
@@ -71,6 +72,10 @@ class Context:
     reporter: Reporter
     keys: dict[str, str] = field(default_factory=dict)
     dataset: Dataset | None = None
+    inputs: list[str] = field(default_factory=list)
+    """fingerprints of the datasets the run read"""
+    features: FeatureInputs | None = None
+    """when the rows came from the feature store: which features, from which view versions"""
     frame: pd.DataFrame | None = None
     task: str = "auto"
     X_train: pd.DataFrame | None = None

@@ -12,10 +12,12 @@ from pydantic import ValidationError
 
 from modelyard.entities.specs import Problems, load_yaml, problems_from
 from modelyard.errors import NotFoundError, SpecError
+from modelyard.pipeline import feature_data
 from modelyard.pipeline.checks import check_spec
 from modelyard.pipeline.spec import PipelineSpec
+from modelyard.storage import Workspace
 
-__all__ = ["LoadedSpec", "load_spec"]
+__all__ = ["LoadedSpec", "check_references", "load_spec"]
 
 SpecSource = str | os.PathLike[str] | Mapping[str, Any] | PipelineSpec
 
@@ -37,17 +39,23 @@ class LoadedSpec:
         return str(path if path.is_absolute() else (self.base_dir / path).resolve())
 
 
-def load_spec(source: SpecSource, *, base_dir: str | os.PathLike[str] | None = None) -> LoadedSpec:
+def load_spec(
+    source: SpecSource,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    workspace: Workspace | None = None,
+) -> LoadedSpec:
     """Parse and check a spec: a YAML file path, a mapping, or a PipelineSpec.
 
     Every problem (typos, wrong types, unknown estimator parameters, unknown metrics, bad
     import paths, sections that disagree) is collected into one SpecError with its path and,
-    for a file, its line.
+    for a file, its line. With a ``workspace``, what the spec names in it is checked too (the
+    feature services, views and features of ``data.features``).
     """
     if isinstance(source, PipelineSpec):
-        return _checked(source, None, None, base_dir, raw=None)
+        return _checked(source, None, None, base_dir, raw=None, workspace=workspace)
     if isinstance(source, Mapping):
-        return _checked(None, dict(source), None, base_dir, raw=None)
+        return _checked(None, dict(source), None, base_dir, raw=None, workspace=workspace)
     path = Path(source)
     if not path.is_file():
         raise NotFoundError(
@@ -61,7 +69,17 @@ def load_spec(source: SpecSource, *, base_dir: str | os.PathLike[str] | None = N
             f"{type(data).__name__}. See docs/pipelines.md.",
             field="spec",
         )
-    return _checked(None, data, text, base_dir or path.resolve().parent, raw=path)
+    return _checked(
+        None, data, text, base_dir or path.resolve().parent, raw=path, workspace=workspace
+    )
+
+
+def check_references(loaded: LoadedSpec, workspace: Workspace) -> None:
+    """Check what a loaded spec names in ``workspace`` (feature services, views, features);
+    every problem is reported with its path in one SpecError."""
+    problems = Problems(what=str(loaded.path or "the pipeline spec"), text=loaded.text)
+    feature_data.check_references(loaded.spec, loaded.base_dir, workspace, problems)
+    problems.raise_if_any()
 
 
 def _checked(
@@ -70,19 +88,23 @@ def _checked(
     text: str | None,
     base_dir: str | os.PathLike[str] | None,
     raw: Path | None,
+    workspace: Workspace | None,
 ) -> LoadedSpec:
     problems = Problems(what=str(raw) if raw else "the pipeline spec", text=text)
+    base = Path(base_dir or Path.cwd()).resolve()
     if spec is None:
         try:
             spec = PipelineSpec.model_validate(data)
         except ValidationError as exc:
             problems.extend(problems_from(exc, PipelineSpec))
-            _check_sections(_without_bad_values(data or {}, exc), problems)
+            _check_sections(_without_bad_values(data or {}, exc), problems, base, workspace)
             problems.raise_if_any()
             raise  # pragma: no cover - raise_if_any raised
     check_spec(spec, problems)
+    if workspace is not None:
+        feature_data.check_references(spec, base, workspace, problems)
     problems.raise_if_any()
-    return LoadedSpec(spec, Path(base_dir or Path.cwd()).resolve(), raw, text)
+    return LoadedSpec(spec, base, raw, text)
 
 
 # Keys whose bad value must not be replaced by a default: other checks depend on them (an
@@ -112,7 +134,9 @@ def _without_bad_values(data: dict[str, Any], exc: ValidationError) -> dict[str,
     return cleaned
 
 
-def _check_sections(data: dict[str, Any], problems: Problems) -> None:
+def _check_sections(
+    data: dict[str, Any], problems: Problems, base_dir: Path, workspace: Workspace | None
+) -> None:
     """The spec did not parse as a whole: still run the cross-field checks on a copy whose
     broken sections are replaced by defaults, so the user sees every problem in one pass."""
     repaired: dict[str, Any] = {"name": "x", "data": {"source": "x", "target": "x"}}
@@ -133,6 +157,8 @@ def _check_sections(data: dict[str, Any], problems: Problems) -> None:
         return
     extra = Problems()
     check_spec(spec, extra)
+    if workspace is not None and "data" in kept:
+        feature_data.check_references(spec, base_dir, workspace, extra)
     replaced = set(data) - kept
     for loc, message in extra.items:
         # skip what only follows from a section that was replaced by its default

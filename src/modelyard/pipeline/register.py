@@ -102,6 +102,7 @@ def _register(
         "modelyard.pipeline": ctx.spec.name,
         "modelyard.pipeline.run_id": ctx.run.run_id,
         "modelyard.pipeline.gate": "passed" if gate.passed else "failed",
+        **(ctx.features.tags() if ctx.features is not None else {}),
         **reg.tags,
     }
     version = registry.register_model(

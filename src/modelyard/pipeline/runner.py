@@ -16,7 +16,7 @@ from modelyard.entities import ModelVersion, Run
 from modelyard.errors import ModelyardError
 from modelyard.pipeline.cache import StepCache
 from modelyard.pipeline.context import STEPS, Context, Reporter, StepOutcome
-from modelyard.pipeline.loading import LoadedSpec, SpecSource, load_spec
+from modelyard.pipeline.loading import LoadedSpec, SpecSource, check_references, load_spec
 from modelyard.pipeline.register import register_step
 from modelyard.pipeline.steps import STEP_FUNCTIONS
 from modelyard.storage import Workspace, default_workspace
@@ -79,12 +79,17 @@ def run(
 ) -> PipelineResult:
     """Run a pipeline spec (a YAML path, a mapping, a PipelineSpec) end to end.
 
-    Every problem in the spec is reported before anything runs. ``use_cache=False`` recomputes
+    Every problem in the spec (and what it names in the workspace: feature services, views) is
+    reported before anything runs. ``use_cache=False`` recomputes
     every step (and refreshes the cache). Raises the step's error (a ModelyardError) on
     failure; the tracking run is then FAILED with the error in its ``modelyard.error`` tag.
     """
-    loaded = spec if isinstance(spec, LoadedSpec) else load_spec(spec, base_dir=base_dir)
     ws = workspace or default_workspace()
+    if isinstance(spec, LoadedSpec):
+        loaded = spec
+        check_references(loaded, ws)
+    else:
+        loaded = load_spec(spec, base_dir=base_dir, workspace=ws)
     reporter = reporter or Reporter()
     cache = StepCache(Path(ws.settings.cache_dir) / "pipeline", enabled=use_cache)
     tracking = TrackingClient(ws)

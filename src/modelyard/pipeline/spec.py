@@ -5,9 +5,10 @@ adds the checks that need more than one section or an import (estimator paramete
 names, import paths) and reports every problem with its path before anything runs. The full
 reference is docs/pipelines.md.
 
-The ``data`` section is a tagged union: a file source today (``source:``); another kind (the
-feature store's ``features:`` / ``entities:``) is one more model subclassing :class:`DataCommon`,
-one more member of :data:`DataSpec` and one branch in :func:`_data_kind`.
+The ``data`` section is a tagged union: a file (``source:``) or point-in-time features from the
+feature store joined onto a labelled entity file (``features:`` / ``entities:``). Another kind is
+one more model subclassing :class:`DataCommon`, one more member of :data:`DataSpec`, one branch
+in :func:`_data_kind` and a loader (:func:`modelyard.pipeline.register_data_loader`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "DataSpec",
     "DatetimeTransform",
     "EvaluateSpec",
+    "FeatureData",
     "FeatureFunction",
     "FileData",
     "GateSpec",
@@ -93,23 +95,90 @@ class DataCommon(SpecModel):
         return value
 
 
+FileFormat = Literal["parquet", "csv", "json", "jsonl", "avro"]
+
+
 class FileData(DataCommon):
     """A file or a directory of files, local or on any fsspec URI (``s3://bucket/key``)."""
 
     source: str = Field(min_length=1)
-    format: Literal["parquet", "csv", "json", "jsonl", "avro"] | None = None
+    format: FileFormat | None = None
     """default: from the file extension"""
     options: dict[str, Any] = Field(default_factory=dict)
     """reader options (csv: delimiter, quote_char, ...)"""
 
 
+FEATURE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(:[A-Za-z0-9_][A-Za-z0-9_.\-]*)?$")
+
+
+class FeatureData(DataCommon):
+    """Point-in-time features from the feature store, joined onto labelled entity rows.
+
+    For each entity row (join keys, a time, the label, any other columns) the training frame
+    gets the latest value of each feature at or before the row's time (within the view's TTL):
+    never a value from the row's future.
+    """
+
+    features: str | list[str]
+    """a feature service's name, or references: 'view:feature' or 'view' (all its features)"""
+    entities: str = Field(min_length=1)
+    """the labelled entity rows: a file or directory, local path or fsspec URI"""
+    timestamp: str = Field(min_length=1)  # type: ignore[assignment]
+    """the entity rows' time: features are joined as of it (required here)"""
+    format: FileFormat | None = None
+    """of the entity file; default: from its extension"""
+    options: dict[str, Any] = Field(default_factory=dict)
+    full_feature_names: bool = False
+    """name feature columns 'view__feature' (needed when two views share a feature name)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "source" in value:
+            raise ValueError(
+                "give either source (a file) or features + entities (the feature store), not both"
+            )
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _references(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, str) and ":" in value:
+            raise ValueError(
+                f"{value!r} is a feature reference; a single name is a feature service, so list "
+                f"references: [{value}]"
+            )
+        refs = [value] if isinstance(value, str) else value
+        if not refs:
+            raise ValueError("name a feature service, or list 'view:feature' references")
+        bad = [r for r in refs if not FEATURE_REF.match(r)]
+        if bad:
+            raise ValueError(
+                f"{bad[0]!r} is not a feature service name or a 'view:feature' / 'view' reference"
+            )
+        if not isinstance(value, str):
+            dupes = sorted({r for r in refs if refs.count(r) > 1})
+            if dupes:
+                raise ValueError(f"{dupes[0]!r} is listed twice")
+        return value
+
+    @property
+    def service(self) -> str | None:
+        return self.features if isinstance(self.features, str) else None
+
+
 def _data_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "kind:file"
+        return "kind:features" if {"features", "entities"} & set(value) else "kind:file"
+    if isinstance(value, FeatureData):
+        return "kind:features"
     return "kind:file" if isinstance(value, FileData) else "kind:unknown"
 
 
-DataSpec = Annotated[Annotated[FileData, Tag("kind:file")], Discriminator(_data_kind)]
+DataSpec = Annotated[
+    Annotated[FileData, Tag("kind:file")] | Annotated[FeatureData, Tag("kind:features")],
+    Discriminator(_data_kind),
+]
 
 
 # -- validation is modelyard.data.ValidationSpec; split ---------------------------------------

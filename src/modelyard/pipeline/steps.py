@@ -18,6 +18,7 @@ import pandas as pd
 
 from modelyard.data import ValidationReport, validate
 from modelyard.errors import DataValidationError, suggest
+from modelyard.features import FeatureStore
 from modelyard.flavors import load_model, save_model
 from modelyard.pipeline.context import Context, StepOutcome, read_json, write_json
 from modelyard.pipeline.estimators import ALIASES, build_estimator, estimator_class, sample_weight
@@ -68,8 +69,8 @@ def _outcome(step: str, cached_from: str | None, summary: str) -> StepOutcome:
 
 # -- ingest ----------------------------------------------------------------------------------
 def ingest(ctx: Context) -> StepOutcome:
-    dataset = load_data(ctx.loaded, ctx.workspace)
-    frame = dataset.frame
+    source = load_data(ctx.loaded, ctx.workspace)
+    frame = source.dataset.frame
     data = ctx.spec.data
     columns = [str(c) for c in frame.columns]
     _require_column(data.target, "data.target", columns)
@@ -82,16 +83,17 @@ def ingest(ctx: Context) -> StepOutcome:
             f"{', '.join(columns)}.",
             field="data.drop",
         )
-    ctx.run.log_input(dataset.input)
-    ctx.dataset, ctx.frame = dataset, frame
-    ctx.keys["ingest"] = dataset.digest
+    for dataset in source.inputs:
+        ctx.run.log_input(dataset)
+    if source.features is not None:
+        # lineage: feature view version -> this run (the registry adds run -> model version)
+        FeatureStore(ctx.workspace).link_run(ctx.run.run_id, list(source.features.views))
+        ctx.run.set_tags(source.features.tags())
+    ctx.dataset, ctx.frame, ctx.features = source.dataset, frame, source.features
+    ctx.inputs = [d.digest for d in source.inputs]
+    ctx.keys["ingest"] = source.key
     ctx.run.log_metrics({"data.rows": len(frame), "data.columns": frame.shape[1]})
-    return StepOutcome(
-        "ingest",
-        "ran",
-        summary=f"{len(frame):,} rows x {frame.shape[1]} columns ({dataset.format}), "
-        f"fingerprint {dataset.digest[:12]}",
-    )
+    return StepOutcome("ingest", "ran", summary=source.summary)
 
 
 def _require_column(name: str, field: str, columns: list[str]) -> None:
@@ -367,12 +369,8 @@ def train_step(ctx: Context) -> StepOutcome:
             d / "model",
             sample=ctx.X_train.head(100),
             trusted_types=ctx.trusted_types,
-            metadata={"pipeline": spec.name, "train_key": key, "task": ctx.task},
-            lineage={
-                "run_id": ctx.run.run_id,
-                "inputs": [ctx.keys["ingest"]],
-                "pipeline": spec.name,
-            },
+            metadata=_model_metadata(ctx, key),
+            lineage=_model_lineage(ctx),
         )
 
     entry, cached_from = _cached(ctx, "train", key, compute)
@@ -386,6 +384,25 @@ def train_step(ctx: Context) -> StepOutcome:
         cached_from,
         f"{cls.__name__} on {len(ctx.y_train if ctx.y_train is not None else []):,} rows",
     )
+
+
+def _model_metadata(ctx: Context, key: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"pipeline": ctx.spec.name, "train_key": key, "task": ctx.task}
+    if ctx.features is not None:
+        # what a server must fetch online (by the join keys) to complete a request's row
+        meta["features"] = ctx.features.to_dict()
+    return meta
+
+
+def _model_lineage(ctx: Context) -> dict[str, Any]:
+    lineage: dict[str, Any] = {
+        "run_id": ctx.run.run_id,
+        "inputs": ctx.inputs,
+        "pipeline": ctx.spec.name,
+    }
+    if ctx.features is not None:
+        lineage["feature_views"] = ctx.features.view_refs
+    return lineage
 
 
 def _param(value: Any) -> Any:

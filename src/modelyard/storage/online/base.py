@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import abc
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from modelyard.entities import OnlineRead, OnlineRow
+from modelyard.entities import MISSING, OnlineRead, OnlineRow
 
-__all__ = ["OnlineStore", "RowInput", "StateUpdate", "decode", "encode"]
+__all__ = [
+    "OnlineStore",
+    "RowInput",
+    "StateUpdate",
+    "decode",
+    "decode_document",
+    "encode",
+    "field_picker",
+]
 
 RowInput = tuple[str, int, Mapping[str, Any]]
 """(entity key, event time in ms, feature name -> value)"""
@@ -30,6 +39,49 @@ def encode(value: Any) -> str:
 
 def decode(raw: str | bytes) -> Any:
     return json.loads(raw)
+
+
+def _document_decoder() -> Callable[[str | bytes], Any]:
+    """orjson's parser when installed (the serve extra brings it): about 10x faster than the
+    standard library on documents of floats, the bulk of a multi-entity read. It rejects the
+    NaN / Infinity tokens ``json.dumps`` writes, so such a document falls back to ``json``."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads
+
+    fast, error = orjson.loads, orjson.JSONDecodeError
+
+    def loads(raw: str | bytes) -> Any:
+        try:
+            return fast(raw)
+        except error:
+            return json.loads(raw)
+
+    return loads
+
+
+decode_document = _document_decoder()
+"""Parse one JSON document of many stored values (a multi-entity read)."""
+
+
+def field_picker(fields: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``values -> (values[f] for f in fields)`` with MISSING for an absent field; the common
+    case (every field present) is one C-level ``itemgetter`` call."""
+    names = tuple(fields)
+    if len(names) == 1:
+        only = names[0]
+        return lambda values: (values.get(only, MISSING),)
+    get = operator.itemgetter(*names)
+
+    def pick(values: Mapping[str, Any]) -> tuple[Any, ...]:
+        try:
+            picked: tuple[Any, ...] = get(values)
+            return picked
+        except KeyError:
+            return tuple(values.get(f, MISSING) for f in names)
+
+    return pick
 
 
 class OnlineStore(abc.ABC):

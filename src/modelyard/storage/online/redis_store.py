@@ -1,11 +1,16 @@
-"""The scale-out online store: Redis, one hash per (view, entity).
+"""The scale-out online store: Redis, one string per (view, entity).
 
-Key ``<namespace>:f:<view>:<entity key>`` holds ``__ts`` (the event time in ms) and one field per
-feature (JSON-encoded). A read of many entities is one pipelined round trip of ``HMGET`` s. A
-write replaces a hash only when it is not older than the stored one (a small Lua script, so the
+Key ``<namespace>:r:<view>:<entity key>`` holds ``[event_ms,{"feature":value,...}]`` (JSON). A
+read of many entities is ONE ``MGET`` per view (several views: one pipelined round trip), and
+the replies are parsed as one JSON document; no server-side script runs on the read path. A
+write replaces a row only when it is not older than the stored one (a small Lua script, so the
 check and the write are atomic). Stream processing state lives in
 ``<namespace>:s:<view>:<entity key>`` and is updated with ``WATCH`` / ``MULTI`` together with the
 rows it produced.
+
+(The first layout, one hash per entity read by a Lua script of ``HMGET`` s, spent most of a
+100-entity read running the script: ``MGET`` is about 5x faster. Rows of that layout, under
+``:f:``, are not read: materialize again after upgrading.)
 """
 
 from __future__ import annotations
@@ -17,39 +22,29 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelyard.entities import MISSING, OnlineRead, OnlineRow
+from modelyard.entities import OnlineRead, OnlineRow
 from modelyard.errors import DependencyMissingError, StoreUnavailableError
-from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate
+from modelyard.storage.online.base import (
+    OnlineStore,
+    RowInput,
+    StateUpdate,
+    decode_document,
+    field_picker,
+)
 from modelyard.storage.schemes import validate_options
 
 __all__ = ["RedisOnlineOptions", "RedisOnlineStore", "redis_client"]
 
 _REPLACE_IF_NEWER = """
-local cur = redis.call('HGET', KEYS[1], '__ts')
-if cur and tonumber(cur) > tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '__ts', unpack(ARGV))
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ts = tonumber(string.match(cur, '^%[(%-?%d+),'))
+  if ts and ts > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2])
 return 1
 """
-_READ_MANY = """
-local rows = {}
-for i, key in ipairs(KEYS) do
-  local vals = redis.call('HMGET', key, unpack(ARGV))
-  if not vals[1] then
-    rows[i] = 'null'
-  else
-    local parts = {vals[1]}
-    for j = 2, #ARGV do parts[j] = vals[j] or '{}' end
-    rows[i] = '[' .. table.concat(parts, ',') .. ']'
-  end
-end
-return '[' .. table.concat(rows, ',') .. ']'
-"""
-"""Reads every entity of one view and returns ONE JSON document: ``null`` for an entity with no
-hash, else ``[ts, value, ...]`` (stored values are JSON already; ``{}`` marks a field the hash
-does not hold). One bulk reply parsed by the C JSON decoder instead of one reply per value."""
 _CHUNK = 1000
-_DIGITS = frozenset(b"-0123456789")
 _MAX_RETRIES = 50
 
 
@@ -83,25 +78,11 @@ def redis_client(url: str, socket_timeout: float = 5.0, connect_timeout: float =
     )
 
 
-def _decode(raw: bytes) -> Any:
-    """A stored (JSON) value; numbers take a fast path that skips the JSON parser."""
-    if raw[0] in _DIGITS:
-        if b"." in raw or b"e" in raw or b"E" in raw or b"n" in raw:  # 1.5, 1e-05, -Infinity
-            return float(raw)
-        return int(raw)
-    return json.loads(raw.decode())
-
-
-def _row(reply: Sequence[bytes | None]) -> OnlineRow | None:
-    if reply[0] is None:
-        return None
-    return OnlineRow(int(reply[0]), tuple(MISSING if v is None else _decode(v) for v in reply[1:]))
-
-
-def _json_row(row: list[Any] | None) -> OnlineRow | None:
-    if row is None:
-        return None
-    return OnlineRow(int(row[0]), tuple(MISSING if v == {} else v for v in row[1:]))
+def _rows(reply: list[bytes | None], fields: Sequence[str]) -> list[OnlineRow | None]:
+    """The MGET reply of one view, parsed as one JSON document."""
+    document = decode_document(b"[" + b",".join(b"null" if v is None else v for v in reply) + b"]")
+    pick = field_picker(fields)
+    return [None if row is None else OnlineRow(int(row[0]), pick(row[1])) for row in document]
 
 
 def _unreachable(uri: str, exc: BaseException) -> StoreUnavailableError:
@@ -124,10 +105,9 @@ class RedisOnlineStore(OnlineStore):
         )
         self._prefix = f"{self.options.namespace}:"
         self._replace = self.client.register_script(_REPLACE_IF_NEWER)
-        self._read_many = self.client.register_script(_READ_MANY)
 
     def _key(self, view: str, key: str) -> str:
-        return f"{self._prefix}f:{view}:{key}"
+        return f"{self._prefix}r:{view}:{key}"
 
     def _state_key(self, view: str, key: str) -> str:
         return f"{self._prefix}s:{view}:{key}"
@@ -136,30 +116,26 @@ class RedisOnlineStore(OnlineStore):
     def read(self, reads: Sequence[OnlineRead]) -> list[list[OnlineRow | None]]:
         import redis
 
-        prefix = self._prefix
+        keys = [[f"{self._prefix}r:{r.view}:{k}" for k in r.keys] for r in reads if r.keys]
         try:
-            if len(reads) == 1 and len(reads[0].keys) == 1:  # the common case: no pipeline
-                r = reads[0]
-                reply = self.client.hmget(f"{prefix}f:{r.view}:{r.keys[0]}", "__ts", *r.fields)
-                return [[_row(reply)]]
-            pipe = self.client.pipeline(transaction=False)
-            for r in reads:  # one script call per view reads all its entities server-side
-                head = f"{prefix}f:{r.view}:"
-                keys = [head + k for k in r.keys]
-                self._read_many(keys=keys, args=["__ts", *r.fields], client=pipe)
-            replies = pipe.execute()
+            if len(keys) == 1:  # the common case: one command, no pipeline
+                replies = [self.client.mget(keys[0])]
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for view_keys in keys:
+                    pipe.mget(view_keys)
+                replies = pipe.execute() if keys else []
         except redis.ConnectionError as exc:
             raise _unreachable(self.options.url, exc) from exc
-        return [[_json_row(row) for row in json.loads(reply)] for reply in replies]
+        found = iter(replies)
+        return [_rows(next(found), r.fields) if r.keys else [] for r in reads]
 
     # -- writes -----------------------------------------------------------------------------
     def _queue_write(self, pipe: Any, view: str, rows: Iterable[RowInput]) -> int:
         n = 0
         for key, ts, values in rows:
-            args: list[Any] = [int(ts)]
-            for name, value in values.items():
-                args += [name, json.dumps(value)]
-            self._replace(keys=[self._key(view, key)], args=args, client=pipe)
+            payload = json.dumps([int(ts), dict(values)], separators=(",", ":"))
+            self._replace(keys=[self._key(view, key)], args=[int(ts), payload], client=pipe)
             n += 1
         return n
 
@@ -220,7 +196,7 @@ class RedisOnlineStore(OnlineStore):
             keys = list(self.client.scan_iter(match=pattern, count=1000))
             for i in range(0, len(keys), _CHUNK):
                 n = self.client.delete(*keys[i : i + _CHUNK])
-                removed += n if pattern.startswith(f"{self._prefix}f:") else 0
+                removed += n if pattern.startswith(f"{self._prefix}r:") else 0
         return removed
 
     def check(self) -> str:

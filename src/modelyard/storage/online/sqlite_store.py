@@ -18,9 +18,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelyard.entities import MISSING, OnlineRead, OnlineRow
+from modelyard.entities import OnlineRead, OnlineRow
 from modelyard.errors import StoreUnavailableError
-from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate
+from modelyard.storage.online.base import (
+    OnlineStore,
+    RowInput,
+    StateUpdate,
+    decode_document,
+    field_picker,
+)
 from modelyard.storage.schemes import validate_options
 
 __all__ = ["SqliteOnlineOptions", "SqliteOnlineStore"]
@@ -128,11 +134,10 @@ class SqliteOnlineStore(OnlineStore):
                     )
                     rows += conn.execute(query, (r.view, *chunk)).fetchall()
             # one JSON parse for all payloads of the view (not one call per entity)
-            payloads = json.loads("[" + ",".join(p for _, _, p in rows) + "]")
-            fields = r.fields
+            payloads = decode_document("[" + ",".join(p for _, _, p in rows) + "]")
+            pick = field_picker(r.fields)
             found = {
-                key: OnlineRow(ts, tuple(values.get(f, MISSING) for f in fields))
-                for (key, ts, _), values in zip(rows, payloads)
+                key: OnlineRow(ts, pick(values)) for (key, ts, _), values in zip(rows, payloads)
             }
             out.append([found.get(k) for k in r.keys])
         return out
