@@ -84,7 +84,9 @@ class Context:
     y_test: pd.Series | None = None
     ts_train: pd.Series | None = None
     plan: Any = None
-    preprocessor: Any = None
+    preprocessor_dir: Path | None = None
+    """the fitted preprocessor, saved by the transform step; loaded only when a step needs it"""
+    _preprocessor: Any = None
     trusted_types: list[str] = field(default_factory=list)
     tune: Any = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +104,18 @@ class Context:
     @property
     def spec(self) -> PipelineSpec:
         return self.loaded.spec
+
+    @property
+    def preprocessor(self) -> Any:
+        """The fitted preprocessor (a cached re-run whose train step hits the cache never loads it)."""
+        if self._preprocessor is None:
+            from modelyard.flavors import load_model
+
+            assert self.preprocessor_dir is not None, "the transform step has not run"
+            self._preprocessor = load_model(
+                self.preprocessor_dir, trusted_types=self.trusted_types
+            ).raw
+        return self._preprocessor
 
     @property
     def backend(self) -> ComputeBackend:

@@ -279,14 +279,18 @@ def transform(ctx: Context) -> StepOutcome:
         plan = plan_columns(spec.transform, apply_features(spec.transform, ctx.X_train))
         pre = build_preprocessor(spec.transform, plan).fit(ctx.X_train, ctx.y_train)
         write_json(d / "plan.json", plan.to_dict())
+        write_json(d / "outputs.json", {"features": len(feature_names(pre, []))})
         save_model(pre, d / "preprocessor", trusted_types=ctx.trusted_types)
 
     entry, cached_from = _cached(ctx, "transform", key, compute)
     ctx.plan = ColumnPlan.from_dict(read_json(entry / "plan.json"))
-    ctx.preprocessor = load_model(entry / "preprocessor", trusted_types=ctx.trusted_types).raw
+    ctx.preprocessor_dir = entry / "preprocessor"
     ctx.run.log_artifact(entry / "plan.json", "transform")
     plan = ctx.plan
-    outputs = len(feature_names(ctx.preprocessor, []))
+    if (entry / "outputs.json").is_file():
+        outputs = int(read_json(entry / "outputs.json")["features"])
+    else:  # a cache entry from before outputs.json
+        outputs = len(feature_names(ctx.preprocessor, []))
     summary = (
         f"{len(plan.numeric)} numeric, {len(plan.categorical)} categorical, "
         f"{len(plan.datetime)} datetime columns -> {outputs} features"
