@@ -55,3 +55,17 @@ def test_with_overrides_marks_arguments(tmp_path: Path) -> None:
     s = Settings.resolve(environ={}, home=str(tmp_path)).with_overrides(compute="ray", user=None)
     assert s.compute == "ray" and s.sources["compute"] == "argument"
     assert s.sources["user"] == "default"
+
+
+def test_a_misspelled_variable_is_reported_by_doctor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelyard.config import misspelled_variables
+    from modelyard.diagnostics import run_checks
+    from modelyard.storage import Workspace
+
+    env = {"MODELYARD_METADATA_URL": "sqlite:///x.db", "MODELYARD_TEST_POSTGRES": "postgresql://"}
+    assert misspelled_variables(env) == [("MODELYARD_METADATA_URL", "MODELYARD_METADATA_URI")]
+    monkeypatch.setenv("MODELYARD_METADATA_URL", "sqlite:///x.db")
+    ws = Workspace()
+    (check,) = [r for r in run_checks(ws) if r.name == "environment"]
+    ws.close()
+    assert not check.ok and "did you mean MODELYARD_METADATA_URI" in check.detail

@@ -21,7 +21,14 @@ from typing import Any
 
 from modelyard.errors import ConfigError, suggest
 
-__all__ = ["CONFIG_FILE", "ENV_PREFIX", "Settings", "get_settings", "reset_settings"]
+__all__ = [
+    "CONFIG_FILE",
+    "ENV_PREFIX",
+    "Settings",
+    "get_settings",
+    "misspelled_variables",
+    "reset_settings",
+]
 
 ENV_PREFIX = "MODELYARD_"
 CONFIG_FILE = "modelyard.yaml"
@@ -165,6 +172,22 @@ def _read_config_file(path: str | os.PathLike[str] | None) -> dict[str, Any]:
             path=str(file),
         )
     return data
+
+
+def misspelled_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """``MODELYARD_*`` variables that name no setting but look like one (a typo is otherwise
+    silently ignored): ``(variable, the setting's variable)`` pairs, for ``modelyard doctor``."""
+    import difflib
+
+    env = os.environ if environ is None else environ
+    known = [ENV_PREFIX + name.upper() for name in _FIELDS]
+    found = []
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+            if close:
+                found.append((name, close[0]))
+    return found
 
 
 _current: Settings | None = None

@@ -33,6 +33,26 @@ def register_check(name: str, check: Check, fix: str) -> None:
     _CHECKS[name] = (check, fix)
 
 
+def _environment(_ws: Workspace) -> tuple[str, str]:
+    from modelyard.config import misspelled_variables
+    from modelyard.errors import ConfigError
+
+    typos = misspelled_variables()
+    if typos:
+        raise ConfigError(
+            "; ".join(f"{bad} is not a setting (did you mean {good}?)" for bad, good in typos)
+        )
+    return "MODELYARD_* variables", "every one names a setting"
+
+
+register_check(
+    "environment",
+    _environment,
+    "Rename the variable to the setting's name (modelyard doctor lists them all); a misspelled "
+    "one is ignored, so its default is used instead.",
+)
+
+
 def _metadata(ws: Workspace) -> tuple[str, str]:
     from modelyard.storage.metadata import SCHEMA_HEAD, redact
 

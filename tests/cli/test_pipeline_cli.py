@@ -142,3 +142,51 @@ def test_validate_looks_up_feature_services(tmp_path: Path) -> None:
     assert invalid.returncode == 2
     assert "data.features (line 3): No feature service named 'fraud_feature'" in invalid.stderr
     assert "did you mean 'fraud_features'?" in invalid.stderr
+
+
+def test_sigterm_ends_the_run_killed(tmp_path: Path) -> None:
+    """A pipeline stopped by SIGTERM (a scheduler's kill) ends KILLED, like Ctrl-C, exit 143."""
+    import signal
+    import time
+
+    from modelyard.entities import RunStatus
+    from modelyard.pipeline import list_runs
+    from tests.pipeline.helpers import write_data
+
+    home = tmp_path / "home"
+    write_data(tmp_path)
+    raw = spec()
+    raw["train"]["tune"] = {
+        "n_trials": 400,
+        "metric": "roc_auc",
+        "space": {"learning_rate": [0.01, 0.3, "log"]},
+    }
+    spec_file = write_spec(tmp_path / "spec.yaml", raw)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modelyard.cli.main",
+            "--home",
+            str(home),
+            "pipeline",
+            "run",
+            str(spec_file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    ws = Workspace(Settings.resolve(home=str(home)))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if home.exists() and any(r.status is RunStatus.RUNNING for r in list_runs(ws)):
+            break
+        time.sleep(0.5)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    (run,) = list_runs(ws)
+    assert run.status is RunStatus.KILLED

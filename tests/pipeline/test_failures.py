@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from modelyard.entities import RunStatus
-from modelyard.errors import DataValidationError, ModelyardError, NotFoundError, SpecError
+from modelyard.errors import (
+    DataValidationError,
+    InvalidArgumentError,
+    ModelyardError,
+    NotFoundError,
+    SpecError,
+)
 from modelyard.pipeline import list_runs, run
 from modelyard.registry import RegistryClient
 from modelyard.storage import Workspace
@@ -103,6 +109,16 @@ def test_a_target_with_one_class(workspace: Workspace, tmp_path: Path) -> None:
     frame.to_parquet(path)
     err = failing(spec(), workspace, tmp_path, DataValidationError)
     assert err.details["field"] == "data.target" and "single class" in err.message
+    assert "(0)" in err.message  # the value as written in the data, not np.int64(0)
+    failed_run(workspace)
+
+
+def test_a_parameter_the_library_refuses_at_fit_time(workspace: Workspace, tmp_path: Path) -> None:
+    write_data(tmp_path)
+    raw = spec()
+    raw["train"] = {"model": "lightgbm", "params": {"n_estimators": 5, "num_leaves": 1}}
+    err = failing(raw, workspace, tmp_path, InvalidArgumentError)
+    assert err.details["field"] == "train.params" and "num_leaves" in err.message
     failed_run(workspace)
 
 

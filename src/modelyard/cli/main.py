@@ -69,10 +69,23 @@ def cli(
     ctx.obj = {"home": home, "metadata_uri": metadata_uri, "artifact_uri": artifact_uri}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that open runs end KILLED and scratch space is removed."""
+
+
+def _terminate(_signum: int, _frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI; a ModelyardError becomes a one-line message and its exit code."""
+    import signal
+    import threading
+
     from modelyard.errors import ModelyardError
 
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)  # servers install their own while they run
     try:
         return cli.main(args=argv, prog_name="modelyard", standalone_mode=False)
     except ModelyardError as exc:
@@ -80,9 +93,15 @@ def main(argv: list[str] | None = None) -> Any:
 
         print_error(exc)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns KeyboardInterrupt into Abort
+        if isinstance(exc.__context__, Terminated):
+            click.echo("Terminated.", err=True)
+            sys.exit(143)
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        sys.exit(143)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

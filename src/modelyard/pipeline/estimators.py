@@ -22,6 +22,7 @@ __all__ = [
     "ALIASES",
     "build_estimator",
     "estimator_class",
+    "fit_estimator",
     "sample_weight",
     "supports_pruning",
     "unknown_params",
@@ -198,6 +199,41 @@ def build_estimator(
         raise InvalidArgumentError(
             f"Cannot build {cls.__name__} with params {dict(params)}: {exc}",
             field="train.params",
+        ) from exc
+
+
+def _parameter_errors() -> tuple[type[BaseException], ...]:
+    """What estimators raise for a parameter value they refuse at fit time."""
+    errors: list[type[BaseException]] = [ValueError, TypeError]
+    try:
+        from lightgbm.basic import LightGBMError
+
+        errors.append(LightGBMError)
+    except ImportError:  # pragma: no cover - lightgbm is a core dependency
+        pass
+    try:
+        from xgboost.core import XGBoostError
+
+        errors.append(XGBoostError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def fit_estimator(
+    estimator: Any, X: Any, y: Any, params: Mapping[str, Any], **fit_kwargs: Any
+) -> Any:
+    """``estimator.fit(X, y)``; a parameter the library refuses only at fit time (LightGBM checks
+    ``num_leaves >= 2`` there) becomes an error that names ``train.params``."""
+    try:
+        return estimator.fit(X, y, **fit_kwargs)
+    except _parameter_errors() as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidArgumentError(
+            f"train.params: {type(estimator).__name__} refused to fit with params "
+            f"{dict(params)}: {first}. Check the values in train.params (and train.tune.space).",
+            field="train.params",
+            params=dict(params),
         ) from exc
 
 

@@ -21,7 +21,13 @@ from modelyard.errors import DataValidationError, suggest
 from modelyard.features import FeatureStore
 from modelyard.flavors import load_model, save_model
 from modelyard.pipeline.context import Context, StepOutcome, read_json, write_json
-from modelyard.pipeline.estimators import ALIASES, build_estimator, estimator_class, sample_weight
+from modelyard.pipeline.estimators import (
+    ALIASES,
+    build_estimator,
+    estimator_class,
+    fit_estimator,
+    sample_weight,
+)
 from modelyard.pipeline.evaluation import cross_validate, plot_all
 from modelyard.pipeline.imports import qualified_name
 from modelyard.pipeline.metrics import (
@@ -214,7 +220,7 @@ def split(ctx: Context) -> StepOutcome:
     if ctx.task == "classification" and ctx.y_train.nunique() < 2:
         raise DataValidationError(
             f"The training split holds a single class of data.target {spec.data.target!r} "
-            f"({ctx.y_train.iloc[0]!r}); the other class(es) all fall in the test split. Use "
+            f"({_plain(ctx.y_train.iloc[0])!r}); the other class(es) all fall in the test split. Use "
             "split.method: stratified, or a smaller split.test_fraction.",
             field="split",
         )
@@ -255,7 +261,7 @@ def _check_target(y: pd.Series, task: str) -> None:
         )
     if task == "classification" and y.nunique() < 2:
         raise DataValidationError(
-            f"data.target {name!r} has a single class ({y.iloc[0]!r}) in all {len(y):,} rows; a "
+            f"data.target {name!r} has a single class ({_plain(y.iloc[0])!r}) in all {len(y):,} rows; a "
             "classifier needs at least two. Check the data or the target column.",
             field="data.target",
             value=str(name),
@@ -366,7 +372,7 @@ def train_step(ctx: Context) -> StepOutcome:
         features = ctx.preprocessor.transform(ctx.X_train)
         weights = sample_weight(spec.train.class_weight, ctx.y_train)
         kwargs = {"sample_weight": weights} if weights is not None else {}
-        estimator.fit(features, ctx.y_train, **kwargs)
+        fit_estimator(estimator, features, ctx.y_train, params, **kwargs)
         model = Pipeline([("preprocess", ctx.preprocessor), ("model", estimator)])
         save_model(
             model,
@@ -505,3 +511,8 @@ STEP_FUNCTIONS: dict[str, StepFn] = {
     "train": train_step,
     "evaluate": evaluate_step,
 }
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, so messages show 0, not np.int64(0)."""
+    return value.item() if isinstance(value, np.generic) else value
