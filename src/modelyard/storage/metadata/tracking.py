@@ -74,6 +74,7 @@ class TrackingStore:
             "SET value = excluded.value, step = excluded.step, timestamp = excluded.timestamp "
             "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
             "AND excluded.timestamp >= latest_metrics.timestamp)",
+            "run_exists": f"SELECT 1 FROM runs WHERE run_id = {mark}",
             "history": f"SELECT key, value, step, timestamp FROM metrics "
             f"WHERE run_id = {mark} AND key = {mark} ORDER BY step, timestamp",
         }
@@ -357,15 +358,19 @@ class TrackingStore:
         rows: list[tuple[Any, ...]] = []
         latest: dict[str, tuple[Any, ...]] = {}
         default_ts = now_ms()
-        for p in points:
-            key = p.key if p.key in latest else check_key("metric", p.key)
-            value = p.value if type(p.value) is float else to_metric_value(key, p.value)
-            step = p.step if type(p.step) is int else to_int("step", p.step)
-            ts = p.timestamp or default_ts
-            row = (run_id, key, step, ts, None if math.isnan(value) else value)
-            rows.append(row)
-            cur = latest.get(key)
-            if cur is None or step > cur[2] or (step == cur[2] and ts >= cur[3]):
+        append, current = rows.append, latest.get
+        for key, value, step, ts in points:  # Metric is a named tuple: unpacking is cheapest
+            cur = current(key)
+            if cur is None:
+                check_key("metric", key)
+            if type(value) is not float:
+                value = to_metric_value(key, value)
+            if type(step) is not int:
+                step = to_int("step", step)
+            # NaN is stored as NULL (the self-comparison is the cheapest NaN test)
+            row = (run_id, key, step, ts or default_ts, None if value != value else value)  # noqa: PLR0124
+            append(row)
+            if cur is None or step > cur[2] or (step == cur[2] and row[3] >= cur[3]):
                 latest[key] = row
         if not rows:
             return 0
@@ -373,7 +378,10 @@ class TrackingStore:
             try:
                 if self.db.dialect == "postgresql":
                     self._pg_insert_metrics(cursor, rows)
-                else:
+                else:  # the bare SQLite connection checks no foreign keys: check the run once
+                    cursor.execute(self._sql["run_exists"], (run_id,))
+                    if cursor.fetchone() is None:
+                        raise _run_not_found(run_id)
                     cursor.executemany(self._sql["insert_metric"], rows)
             except Exception as exc:
                 if "IntegrityError" in {c.__name__ for c in type(exc).__mro__}:
