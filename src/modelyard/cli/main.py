@@ -32,6 +32,14 @@ GROUPS: dict[str, tuple[str, str]] = {
         "Validate and run declarative training pipelines; list their runs.",
     ),
     "datasets": ("modelyard.cli.datasets:datasets", "Generate demo datasets."),
+    "serve": (
+        "modelyard.cli.serving:serve",
+        "Serve models over HTTP: A/B, shadow, micro-batching, cache, rate limits.",
+    ),
+    "predict": (
+        "modelyard.cli.serving:predict",
+        "Batch inference: score a parquet / csv / jsonl file in chunks.",
+    ),
 }
 
 

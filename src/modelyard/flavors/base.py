@@ -165,6 +165,27 @@ class LoadedModel(ABC):
             )
         return np.asarray(self._predict_proba(self.prepare(data)))
 
+    def predict_prepared(
+        self, frame: pd.DataFrame, *, proba: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions and (with ``proba`` and a probabilistic classifier) probabilities for a
+        frame already in the signature's layout (from :meth:`prepare`), in one model call where
+        the model allows it: the prediction is then the most probable class, which is what
+        ``predict`` returns for the classifiers of every built-in flavor (see
+        :meth:`_predicts_argmax`)."""
+        if not (proba and self.has_proba):
+            return np.asarray(self._predict(frame)), None
+        probabilities = np.asarray(self._predict_proba(frame))
+        classes = self.classes
+        if classes is None or not self._predicts_argmax() or probabilities.ndim != 2:
+            return np.asarray(self._predict(frame)), probabilities
+        return np.asarray(classes)[probabilities.argmax(axis=1)], probabilities
+
+    def _predicts_argmax(self) -> bool:
+        """True when ``predict`` is the class of highest probability (a flavor says otherwise
+        for models whose ``predict`` and ``predict_proba`` can disagree)."""
+        return True
+
     @abstractmethod
     def _predict(self, frame: pd.DataFrame) -> Any: ...
 

@@ -67,6 +67,12 @@ class SklearnModel(LoadedModel):
     def _predict_proba(self, frame: pd.DataFrame) -> Any:
         return self.raw.predict_proba(frame)
 
+    def _predicts_argmax(self) -> bool:
+        # SVC / NuSVC calibrate probabilities separately (Platt scaling): their predict() can
+        # disagree with the most probable class.
+        final = self.raw.steps[-1][1] if hasattr(self.raw, "steps") else self.raw
+        return not hasattr(final, "probability")
+
 
 class SklearnFlavor(Flavor):
     name = "sklearn"

@@ -1,0 +1,104 @@
+"""Load protection: a token bucket per client and a circuit breaker per model version.
+
+Both are hand-written (a few lines each): the libraries that exist are either asyncio-unaware
+or add a lock and a call per request that the hot path cannot afford. Everything here runs on
+the server's event loop thread, so no lock is needed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+__all__ = ["CircuitBreaker", "RateLimiter"]
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """``rate`` requests per second per client, up to ``burst`` at once (token bucket).
+
+    At most ``max_clients`` buckets are kept (least recently seen forgotten first: a forgotten
+    client starts again with a full bucket, which errs on the side of serving)."""
+
+    def __init__(
+        self, *, rate: float, burst: int | None = None, max_clients: int = 100_000
+    ) -> None:
+        self.rate = float(rate)
+        self.burst = float(burst or max(1, math.ceil(rate)))
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+
+    def acquire(self, client: str, now: float | None = None) -> float:
+        """Take one token: 0.0 when allowed, else the seconds until one is available."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            bucket = _Bucket(self.burst, now)
+            self._buckets[client] = bucket
+            if len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(client)
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
+            bucket.stamp = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / self.rate
+
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+class CircuitBreaker:
+    """After ``failures`` failed calls in a row the circuit opens: calls are refused for
+    ``reset_s``; then one trial call is let through (half-open): success closes the circuit,
+    failure opens it again for another ``reset_s``."""
+
+    def __init__(self, *, failures: int, reset_s: float) -> None:
+        self.threshold = failures
+        self.reset_s = reset_s
+        self.failures = 0
+        self.state = CLOSED
+        self.opened_at = 0.0
+        self._trial_out = False
+        self._trial_at = 0.0
+
+    def allow(self, now: float | None = None) -> float:
+        """0.0 when a call may go ahead, else the seconds until the next trial."""
+        if self.state == CLOSED:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        wait = self.opened_at + self.reset_s - now
+        if self.state == OPEN and wait <= 0:
+            self.state = HALF_OPEN
+            self._trial_out = False
+        if self.state == HALF_OPEN and (
+            not self._trial_out or now - self._trial_at > self.reset_s  # a trial never answered
+        ):
+            self._trial_out, self._trial_at = True, now
+            return 0.0
+        return max(wait, 0.001)
+
+    def record(self, ok: bool, now: float | None = None) -> None:
+        if ok:
+            self.failures = 0
+            self.state = CLOSED
+            self._trial_out = False
+            return
+        self.failures += 1
+        if self.state == HALF_OPEN or self.failures >= self.threshold:
+            self.state = OPEN
+            self.opened_at = time.monotonic() if now is None else now
+            self._trial_out = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != CLOSED
