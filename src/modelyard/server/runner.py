@@ -9,11 +9,13 @@ deployment history, so a restart of N workers is one event, not N.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from modelyard.config import Settings
@@ -63,7 +65,8 @@ def serve_models(
     import uvicorn
 
     if workers <= 1:
-        uvicorn.Server(_config(_app(spec, settings, True), host, port, log_level)).run()
+        with _quiet_signals():
+            uvicorn.Server(_config(_app(spec, settings, True), host, port, log_level)).run()
         return
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -71,6 +74,18 @@ def serve_models(
     sock.listen(2048)
     sock.set_inheritable(True)
     _Supervisor(spec, settings, sock, host, port, workers, log_level).run()
+
+
+@contextlib.contextmanager
+def _quiet_signals() -> Iterator[None]:
+    """uvicorn handles SIGINT / SIGTERM (a graceful stop), then raises the signal again for the
+    handler that was there before; with this one there, a clean stop exits with status 0."""
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _worker(
@@ -86,7 +101,8 @@ def _worker(
 
     config = _config(_app(spec, settings, index == 0), host, port, log_level)
     config.configure_logging()
-    uvicorn.Server(config).run(sockets=[sock])
+    with _quiet_signals():
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 class _Supervisor:

@@ -227,6 +227,7 @@ class _Writer:
         self.path = path
         self.fmt = fmt
         self._writer: Any = None
+        self._schema: Any = None
         self._file: Any = None
 
     def __enter__(self) -> _Writer:
@@ -243,9 +244,11 @@ class _Writer:
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._writer is None:
-            self._writer = self._open(table.schema)
-        elif table.schema != self._writer.schema:
-            table = table.cast(self._writer.schema)
+            self._schema = table.schema.remove_metadata()
+            self._writer = self._open(self._schema)
+        table = table.replace_schema_metadata(None)
+        if table.schema != self._schema:  # e.g. a column all null in this chunk
+            table = table.cast(self._schema)
         self._writer.write_table(table)
 
     def _open(self, schema: Any) -> Any:

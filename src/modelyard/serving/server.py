@@ -198,6 +198,8 @@ class ModelServer:
             shadow = None
             if spec.shadow is not None:
                 shadow = self._variant(SHADOW_VARIANT, spec.shadow.model, 0.0)
+            if spec.feature_service:  # fail at start, not on the first request
+                self.loader.feature_store().get_feature_service(spec.feature_service)
             limiter = None
             if spec.rate_limit is not None:
                 limiter = RateLimiter(
