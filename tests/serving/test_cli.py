@@ -84,6 +84,7 @@ def test_serve_one_model_and_stop_cleanly(tmp_path: Path, model_dirs: dict[str, 
     assert actions == ["deployment.stopped", "deployment.started"]
 
 
+@pytest.mark.slow  # three interpreters start (a supervisor and two workers)
 def test_serve_a_deployments_file_with_two_workers(
     tmp_path: Path, model_dirs: dict[str, Path]
 ) -> None:

@@ -11,9 +11,9 @@ A request appends one small dict (no I/O, no formatting); a thread writes the li
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import threading
+import time
 from collections import deque
 from typing import IO, Any
 
@@ -54,9 +54,10 @@ class AccessLog:
 
         out = []
         lines = self._lines
+        stamp = _Stamp()
         while lines:  # deque.popleft is atomic: requests keep appending meanwhile
             entry = lines.popleft()
-            entry["ts"] = _iso(entry["ts"])
+            entry["ts"] = stamp(entry["ts"])
             out.append(orjson.dumps(entry).decode())
         if not out:
             return
@@ -75,9 +76,16 @@ class AccessLog:
         self.flush()
 
 
-def _iso(ts: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(ts, dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+class _Stamp:
+    """ISO-8601 UTC with milliseconds; the date-time part is formatted once per second."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.prefix = ""
+
+    def __call__(self, ts: float) -> str:
+        second = int(ts)
+        if second != self.second:
+            self.second = second
+            self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self.prefix}.{int((ts - second) * 1000):03d}Z"

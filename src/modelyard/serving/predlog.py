@@ -235,20 +235,27 @@ def _inputs(chunks: Sequence[LogChunk], total: int) -> dict[str, Any]:
     for c in chunks:
         for name, kind in zip(c.names, c.types):
             kinds.setdefault(name, kind)
-    values: dict[str, list[Any]] = {name: [] for name in kinds}
-    for c in chunks:
-        index = {name: i for i, name in enumerate(c.names)}
-        for name, out in values.items():
-            i = index.get(name)
-            if c.rows is None or i is None:
-                out.extend([None] * c.size)
-            else:
-                out.extend([row[i] for row in c.rows])
+    names = list(kinds)
+    if all(list(c.names) == names and c.rows is not None for c in chunks):
+        # the usual case: one layout; transpose every row at once (C-level zip)
+        rows = [row for c in chunks for row in c.rows]  # type: ignore[union-attr]
+        values = dict(zip(names, (list(col) for col in zip(*rows)))) if rows else {}
+    else:
+        values = {name: [] for name in names}
+        for c in chunks:
+            index = {name: i for i, name in enumerate(c.names)}
+            for name, out in values.items():
+                i = index.get(name)
+                if c.rows is None or i is None:
+                    out.extend([None] * c.size)
+                else:
+                    out.extend([row[i] for row in c.rows])
     columns = {}
-    for name, vals in values.items():
+    for name in names:
+        vals = values.get(name, [None] * total)
         kind = _ARROW_TYPES.get(kinds[name], "")
         column_type = getattr(pa, kind)() if kind else None
-        if kind in ("string",):
+        if kind == "string":
             vals = [None if v is None else str(v) for v in vals]
         try:
             columns[input_column(name)] = pa.array(vals, column_type)

@@ -19,10 +19,9 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -52,10 +51,16 @@ from modelyard.serving.spec import SHADOW_VARIANT, DeploymentSpec, DeploymentsSp
 from modelyard.serving.traffic import Router
 from modelyard.storage import Workspace, default_workspace
 
-__all__ = ["Deployment", "ModelServer", "Reply", "Variant"]
+__all__ = ["Deployment", "HeaderLookup", "ModelServer", "Reply", "Variant"]
 
 log = logging.getLogger("modelyard.serving")
 _JSON = {"content-type": "application/json"}
+
+
+class HeaderLookup(Protocol):
+    """Request headers by lower-case name (a dict, Starlette's Headers, or the ASGI list)."""
+
+    def get(self, name: str, default: str | None = None, /) -> str | None: ...
 
 
 @dataclass(slots=True)
@@ -252,9 +257,7 @@ class ModelServer:
         entry.close()
 
     # -- v1 -----------------------------------------------------------------------------------
-    async def predict(
-        self, name: str, body: bytes, *, client: str, headers: Mapping[str, str]
-    ) -> Reply:
+    async def predict(self, name: str, body: bytes, *, client: str, headers: HeaderLookup) -> Reply:
         """``POST /v1/models/{name}/predict``."""
         call = _Call(self, name, time.perf_counter())
         try:
@@ -286,9 +289,7 @@ class ModelServer:
         return call.done(scored, ids, orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY))
 
     # -- v2 (Open Inference Protocol) ------------------------------------------------------------
-    async def infer(
-        self, name: str, body: bytes, *, client: str, headers: Mapping[str, str]
-    ) -> Reply:
+    async def infer(self, name: str, body: bytes, *, client: str, headers: HeaderLookup) -> Reply:
         """``POST /v2/models/{name}/infer``."""
         call = _Call(self, name, time.perf_counter(), v2=True)
         try:
@@ -396,7 +397,7 @@ class ModelServer:
         return dep
 
     def _admit(
-        self, call: _Call, body: bytes, client: str, headers: Mapping[str, str]
+        self, call: _Call, body: bytes, client: str, headers: HeaderLookup
     ) -> dict[str, Any]:
         dep = call.deployment = self._deployment(call.name)
         if dep.limiter is not None:
@@ -567,7 +568,7 @@ class _Call:
         self.key: str | None = None
         self.rows: list[list[Any]] | None = None
 
-    def pick(self, headers: Mapping[str, str], body_key: Any) -> Variant:
+    def pick(self, headers: HeaderLookup, body_key: Any) -> Variant:
         dep = self.deployment
         assert dep is not None
         key = headers.get(dep.spec.routing_key_header.lower()) or body_key
