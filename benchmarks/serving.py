@@ -58,8 +58,11 @@ def setup(home: Path) -> dict[str, Any]:
 
     X, y = make_classification(n_samples=5000, n_features=20, random_state=0)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)])
-    model = HistGradientBoostingClassifier(random_state=0).fit(frame, y)
-    save_model(model, home / "model", sample=frame.head(50))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # a busy 2-core machine makes OpenMP threads spin
+        model = HistGradientBoostingClassifier(random_state=0).fit(frame, y)
+        save_model(model, home / "model", sample=frame.head(50))
     ws = Workspace(Settings.resolve(home=str(home)))
     registry = RegistryClient(ws)
     version = registry.register_model(str(home / "model"), "bench")

@@ -19,4 +19,6 @@ def test_demo_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Summary" in result.stdout
+    assert "live requests: 400 answered" in result.stdout  # the model server step
+    assert "prediction log: 402 rows" in result.stdout
     assert (tmp_path / "home" / "modelyard.db").is_file()

@@ -43,7 +43,9 @@ class EntryLoader:
         self.server = server
         self.thread_init = partial(_limit_threads, scoring_threads)
         self._tasks: dict[Key, asyncio.Task[ModelEntry]] = {}
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="modelyard-load")
+        self._executor = ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="modelyard-load", initializer=self.thread_init
+        )
         self._features: Any = None
 
     @staticmethod
