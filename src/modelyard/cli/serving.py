@@ -26,6 +26,7 @@ from modelyard.cli.output import console, json_option, pass_workspace, print_jso
 @click.option("--poll-interval-s", type=click.FloatRange(0.05), help="Registry check period.")
 @click.option("--no-access-log", is_flag=True, help="No structured access log on stderr.")
 @click.option("--no-prediction-log", is_flag=True, help="Do not log predictions.")
+@click.option("--proxy-headers", is_flag=True, help="Client address from X-Forwarded-For.")
 @click.option("--log-level", default="info", show_default=True)
 @pass_workspace
 def serve(
@@ -39,6 +40,7 @@ def serve(
     log_level: str,
     no_access_log: bool,
     no_prediction_log: bool,
+    proxy_headers: bool,
     poll_interval_s: float | None,
     **options: Any,
 ) -> None:
@@ -60,6 +62,8 @@ def serve(
         server_opts["poll_interval_s"] = poll_interval_s
     if no_access_log:
         server_opts["access_log"] = False
+    if proxy_headers:
+        server_opts["proxy_headers"] = True
     if no_prediction_log:
         server_opts["prediction_log"] = {"enabled": False}
     if config_path is not None:

@@ -26,13 +26,14 @@ __all__ = ["serve_models"]
 log = logging.getLogger("modelyard.server")
 
 
-def _config(app: Any, host: str, port: int, log_level: str) -> Any:
+def _config(app: Any, host: str, port: int, log_level: str, proxy_headers: bool) -> Any:
     import uvicorn
 
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        proxy_headers=proxy_headers,  # off by default: one ASGI layer less per request
         loop="uvloop",
         http="httptools",
         access_log=False,  # ours is structured and written in the background
@@ -66,7 +67,8 @@ def serve_models(
 
     if workers <= 1:
         with _quiet_signals():
-            uvicorn.Server(_config(_app(spec, settings, True), host, port, log_level)).run()
+            app = _app(spec, settings, True)
+            uvicorn.Server(_config(app, host, port, log_level, spec.server.proxy_headers)).run()
         return
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -99,7 +101,8 @@ def _worker(
 ) -> None:
     import uvicorn
 
-    config = _config(_app(spec, settings, index == 0), host, port, log_level)
+    app = _app(spec, settings, index == 0)
+    config = _config(app, host, port, log_level, spec.server.proxy_headers)
     config.configure_logging()
     with _quiet_signals():
         uvicorn.Server(config).run(sockets=[sock])

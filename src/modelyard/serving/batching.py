@@ -1,11 +1,13 @@
 """Adaptive micro-batching: concurrent requests for one model version, scored in one call.
 
 One batcher per loaded model version, one worker task per batcher, one scoring thread per
-batcher. The worker takes what is queued (up to ``max_batch_size`` rows); when more than one
-request was waiting, requests are arriving together, so it lets the event loop run a few more
-turns (at most ``max_latency_ms``) for the ones already on the wire to join. A lone request is
-scored at once: at concurrency 1 batching adds nothing. While a batch is scored in the thread,
-the loop keeps accepting requests, and they form the next batch.
+batcher. The worker takes what is queued (up to ``max_batch_size`` rows). When requests are
+arriving together (more than one was waiting, or the last batch had more than one row), it
+lets the batch fill until its oldest request has waited ``max_latency_ms`` or the batch is
+full: a model call costs nearly the same for one row as for 64 (a tree ensemble's per-call
+overhead dominates), so under load fewer, fuller calls leave more CPU for requests. A lone
+request is scored at once: at concurrency 1 batching adds nothing. While a batch is scored in
+the thread, the loop keeps accepting requests, and they form the next batch.
 
 The queue is bounded (``max_queue`` requests): a request beyond it is refused at once
 (:class:`~modelyard.errors.OverloadedError`, HTTP 503) instead of waiting without bound.
@@ -28,6 +30,11 @@ from typing import Any
 from modelyard.errors import OverloadedError
 
 __all__ = ["BatchOutcome", "MicroBatcher", "WorkItem"]
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 @dataclass(slots=True, eq=False)
@@ -60,7 +67,7 @@ class MicroBatcher:
         score: ScoreFn,
         *,
         max_batch_size: int = 64,
-        max_latency_ms: float = 2.0,
+        max_latency_ms: float = 5.0,
         max_queue: int = 1024,
         thread_name: str = "modelyard-score",
         thread_init: Callable[[], None] | None = None,
@@ -72,6 +79,10 @@ class MicroBatcher:
         self.max_queue = max_queue
         self.on_batch = on_batch
         self._queue: deque[WorkItem] = deque()
+        self._queued_rows = 0
+        self._last_rows = 0
+        self._need = 0
+        self._filled: asyncio.Future[None] | None = None
         self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -94,6 +105,10 @@ class MicroBatcher:
                 retry_after_s=1,
             )
         self._queue.append(item)
+        self._queued_rows += len(item.rows)
+        filled = self._filled
+        if filled is not None and self._queued_rows >= self._need and not filled.done():
+            filled.set_result(None)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
         wake = self._wake
@@ -103,6 +118,8 @@ class MicroBatcher:
     def close(self) -> None:
         """Score what is queued, then stop the worker and the thread (from the loop thread)."""
         self._closed = True
+        if self._filled is not None and not self._filled.done():
+            self._filled.set_result(None)
         wake = self._wake
         if wake is not None and not wake.done():
             wake.set_result(None)
@@ -128,17 +145,20 @@ class MicroBatcher:
 
     async def _collect(self, loop: asyncio.AbstractEventLoop) -> list[WorkItem]:
         batch, rows = self._take([], 0)
-        if len(batch) > 1 and rows < self.max_batch_size and self.max_latency_s > 0:
-            # requests come together: give the ones already on the wire a few loop turns to
-            # join, but never longer than max_latency_ms, and stop once a turn brings none
-            deadline = loop.time() + self.max_latency_s
-            while rows < self.max_batch_size and loop.time() < deadline:
-                await asyncio.sleep(0)
-                if not self._queue:
-                    await asyncio.sleep(0)
-                    if not self._queue:
-                        break
-                batch, rows = self._take(batch, rows)
+        together = len(batch) > 1 or self._last_rows > 1  # requests are arriving together
+        if together and rows < self.max_batch_size and self.max_latency_s > 0:
+            # a model call costs nearly the same for 1 row or 64: under load, let the batch
+            # fill until the oldest request has waited max_latency_ms (or the batch is full)
+            remaining = batch[0].arrived + self.max_latency_s - time.perf_counter()
+            if remaining > 0 and self._queued_rows < self.max_batch_size - rows:
+                self._need = self.max_batch_size - rows
+                self._filled = filled = loop.create_future()
+                timer = loop.call_later(remaining, _resolve, filled)
+                await filled
+                timer.cancel()
+                self._filled = None
+            batch, rows = self._take(batch, rows)
+        self._last_rows = rows
         return [item for item in batch if not item.future.done()]
 
     def _take(self, batch: list[WorkItem], rows: int) -> tuple[list[WorkItem], int]:
@@ -149,6 +169,7 @@ class MicroBatcher:
                 break
             batch.append(queue.popleft())
             rows += nxt
+            self._queued_rows -= nxt
         return batch, rows
 
     async def _score(self, loop: asyncio.AbstractEventLoop, batch: list[WorkItem]) -> None:

@@ -529,7 +529,9 @@ class ModelServer:
 
     def _new_ids(self, n: int) -> list[str]:
         prefix, counter = self._id_prefix, self._ids
-        return [f"{prefix}{next(counter):x}" for _ in range(n)]
+        if n == 1:
+            return [prefix + str(next(counter))]
+        return [prefix + str(next(counter)) for _ in range(n)]
 
 
 def _expire(future: asyncio.Future[Any], timeout_s: float) -> None:
@@ -589,10 +591,11 @@ class _Call:
         server, entry, variant, dep = self.server, self.entry, self.variant, self.deployment
         assert entry is not None and variant is not None and dep is not None
         seconds = time.perf_counter() - self.start
-        latency, rows = server.metrics.request(dep.name, entry.name, entry.version, variant.name)
-        latency.observe(seconds)
-        rows.inc(len(ids))
-        server.metrics.code(dep.name, entry.name, entry.version, variant.name, 200).inc()
+        metrics = server.metrics
+        metrics.request(dep.name, entry.name, entry.version, variant.name).observe(
+            seconds, len(ids)
+        )
+        metrics.count(dep.name, entry.name, entry.version, variant.name, 200)
         server.log_rows(entry, variant.name, ids, scored.rows, scored, seconds * 1000, None)
         headers = self._headers()
         if scored.cache_hits:
@@ -607,15 +610,15 @@ class _Call:
             "too_large" if status == 413 else "error"
         )  # fmt: skip
         dep_name = self.deployment.name if self.deployment else self.name
-        server.metrics.error(dep_name, kind).inc()
+        server.metrics.error(dep_name, kind)
         entry, variant = self.entry, self.variant
-        server.metrics.code(
+        server.metrics.count(
             dep_name,
             entry.name if entry else "",
             entry.version if entry else None,
             variant.name if variant else "",
             status,
-        ).inc()
+        )
         if entry is not None and variant is not None:
             n = len(self.rows) if self.rows else 1
             latency_ms = (time.perf_counter() - self.start) * 1000
