@@ -21,10 +21,24 @@ from modelyard.serving.protection import CircuitBreaker
 if TYPE_CHECKING:
     from modelyard.serving.server import Deployment, ModelServer, Variant
 
-__all__ = ["EntryLoader"]
+__all__ = ["EntryLoader", "freeze_heap"]
 
 log = logging.getLogger("modelyard.serving")
 Key = tuple[str, str, int]
+
+
+def freeze_heap(*, collect: bool = False) -> None:
+    """Move every object alive now (libraries, models) out of the garbage collector's sight.
+
+    A full collection walks every tracked object: with scikit-learn, pandas and pyarrow loaded
+    that is some 200,000 objects and 50-200 ms during which no request is answered (it showed
+    as the p99 of a loaded server). What is frozen is never collected, so freeze after loading,
+    when what exists is what stays (``gc.freeze``, as in CPython's own advice for servers)."""
+    import gc
+
+    if collect:
+        gc.collect()
+    gc.freeze()
 
 
 def _limit_threads(n: int) -> None:
@@ -95,6 +109,8 @@ class EntryLoader:
             lambda: float(entry.breaker.is_open),
         )
         log.info("loaded %s version %s for deployment %s", entry.name, entry.version, dep.name)
+        if server.ready:  # at start the server freezes the heap once everything is loaded
+            freeze_heap()
         return entry
 
     def _build(self, dep: Deployment, model: str, version: int) -> ModelEntry:

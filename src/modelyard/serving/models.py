@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from modelyard.errors import ModelyardError
 from modelyard.flavors import LoadedModel
 from modelyard.serving.batching import BatchOutcome, MicroBatcher, WorkItem
@@ -99,6 +101,7 @@ class ModelEntry:
         )
         self.breaker = breaker
         self.metrics = metrics
+        self._matrix = self.schema.all_float and model.takes_matrix
         self.classes = model.classes if model.has_proba else None
         self.size_bytes = sum(int(f.get("size", 0)) for f in model.manifest.files.values())
         self.input_types = [c.type for c in model.signature.inputs] if model.signature else []
@@ -159,6 +162,9 @@ class ModelEntry:
         return BatchOutcome(self._split(items, answers, set(missing)))
 
     def predict(self, rows: list[list[Any]]) -> tuple[list[Any], list[list[float]] | None]:
+        if self._matrix:  # all-float inputs and a model that takes an array: no frame at all
+            predictions, proba = self.model.predict_matrix(np.array(rows, dtype=np.float64))
+            return predictions.tolist(), (proba.tolist() if proba is not None else None)
         frame = self.schema.frame(rows)
         if self.schema.names is None:
             frame = self.model.prepare(frame)

@@ -64,6 +64,7 @@ class PredictionLogger:
         flush_interval_s: float = 5.0,
         flush_rows: int = 20_000,
         max_buffer_rows: int = 200_000,
+        convert_interval_s: float = 0.1,
         on_written: Callable[[int], None] | None = None,
         on_dropped: Callable[[int], None] | None = None,
     ) -> None:
@@ -71,13 +72,17 @@ class PredictionLogger:
         self.flush_interval_s = flush_interval_s
         self.flush_rows = flush_rows
         self.max_buffer_rows = max_buffer_rows
+        self.convert_interval_s = min(convert_interval_s, flush_interval_s)
         self.on_written = on_written
         self.on_dropped = on_dropped
         self.written = 0
         self.dropped = 0
         self._chunks: list[LogChunk] = []
+        self._tables: dict[str, list[tuple[Any, int]]] = defaultdict(list)
         self._rows = 0
+        """rows held: waiting chunks and converted tables not yet written"""
         self._cond = threading.Condition(threading.Lock())
+        self._io = threading.Lock()
         self._closing = False
         self._thread: threading.Thread | None = None
 
@@ -103,18 +108,16 @@ class PredictionLogger:
                 self._chunks.append(chunk)
                 self._rows += n
                 accepted = True
-                if self._rows >= self.flush_rows:
-                    self._cond.notify()
         if not accepted and self.on_dropped is not None:
             self.on_dropped(n)
         return accepted
 
     def flush(self) -> int:
         """Write every waiting row now (from any thread); returns the rows written."""
-        with self._cond:
-            chunks, self._chunks = self._chunks, []
-            self._rows -= sum(c.size for c in chunks)
-        return self._write(chunks)
+        with self._io:
+            self._convert()
+            tables, self._tables = self._tables, defaultdict(list)
+            return self._write(tables)
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking rows, write the rest, stop the thread."""
@@ -127,39 +130,66 @@ class PredictionLogger:
         self.flush()
 
     def _run(self) -> None:
+        """Every ``convert_interval_s``, turn the waiting chunks into Arrow tables (a few
+        milliseconds of work at a time, so requests never wait long for the GIL); every
+        ``flush_interval_s`` (or once ``flush_rows`` are held), write them."""
         deadline = time.monotonic() + self.flush_interval_s
         while not self._closing:
             with self._cond:
-                if self._rows < self.flush_rows and not self._closing:
-                    self._cond.wait(max(0.0, deadline - time.monotonic()))
+                self._cond.wait(self.convert_interval_s)
             if self._closing:
                 break
+            with self._io:
+                self._convert()
             if self._rows >= self.flush_rows or time.monotonic() >= deadline:
                 self.flush()
                 deadline = time.monotonic() + self.flush_interval_s
 
-    def _write(self, chunks: list[LogChunk]) -> int:
-        if not chunks:
-            return 0
+    def _convert(self) -> None:
+        with self._cond:
+            chunks, self._chunks = self._chunks, []
         by_model: dict[str, list[LogChunk]] = defaultdict(list)
         for chunk in chunks:
             by_model[chunk.model].append(chunk)
-        total = 0
         for model, group in by_model.items():
             rows = sum(c.size for c in group)
             try:
-                self.sink.append(PREDICTION_DATASET, to_table(group), partition={"model": model})
+                self._tables[model].append((to_table(group), rows))
+            except Exception:
+                log.exception("could not convert %d prediction-log rows of %s", rows, model)
+                self._lost(rows)
+
+    def _write(self, tables: dict[str, list[tuple[Any, int]]]) -> int:
+        import pyarrow as pa
+
+        total = 0
+        for model, parts in tables.items():
+            rows = sum(n for _, n in parts)
+            try:
+                try:
+                    table = pa.concat_tables([t for t, _ in parts], promote_options="permissive")
+                    self.sink.append(PREDICTION_DATASET, table, partition={"model": model})
+                except pa.ArrowInvalid:  # e.g. predictions numeric in one part, text in another
+                    for part, _ in parts:
+                        self.sink.append(PREDICTION_DATASET, part, partition={"model": model})
             except Exception:
                 log.exception("could not write %d prediction-log rows of %s", rows, model)
-                self.dropped += rows
-                if self.on_dropped is not None:
-                    self.on_dropped(rows)
+                self._lost(rows)
                 continue
+            with self._cond:
+                self._rows -= rows
             total += rows
         self.written += total
         if self.on_written is not None and total:
             self.on_written(total)
         return total
+
+    def _lost(self, rows: int) -> None:
+        with self._cond:
+            self._rows -= rows
+        self.dropped += rows
+        if self.on_dropped is not None:
+            self.on_dropped(rows)
 
 
 _ARROW_TYPES = {

@@ -41,7 +41,7 @@ from modelyard.serving.batching import WorkItem
 from modelyard.serving.cache import PredictionCache, open_cache
 from modelyard.serving.follower import RegistryFollower
 from modelyard.serving.history import DeploymentHistory
-from modelyard.serving.loading import EntryLoader
+from modelyard.serving.loading import EntryLoader, freeze_heap
 from modelyard.serving.metrics import ServingMetrics
 from modelyard.serving.models import FeatureSource, ModelEntry, ModelFailedError, ModelPool, Scored
 from modelyard.serving.predlog import LogChunk, PredictionLogger
@@ -190,6 +190,7 @@ class ModelServer:
         ]  # fmt: skip
         if preload:
             await asyncio.gather(*preload)
+        freeze_heap(collect=True)
         self.follower.start()
         self.ready = True
         log.info("serving %s", ", ".join(deployments))
