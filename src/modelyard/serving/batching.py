@@ -3,11 +3,13 @@
 One batcher per loaded model version, one worker task per batcher, one scoring thread per
 batcher. The worker takes what is queued (up to ``max_batch_size`` rows). When requests are
 arriving together (more than one was waiting, or the last batch had more than one row), it
-lets the batch fill until its oldest request has waited ``max_latency_ms`` or the batch is
-full: a model call costs nearly the same for one row as for 64 (a tree ensemble's per-call
-overhead dominates), so under load fewer, fuller calls leave more CPU for requests. A lone
-request is scored at once: at concurrency 1 batching adds nothing. While a batch is scored in
-the thread, the loop keeps accepting requests, and they form the next batch.
+lets the batch fill up to the size recent batches reached (a decaying peak: about how many
+requests are in flight) and beyond while requests keep coming, until its oldest request has
+waited ``max_latency_ms``. A model call costs nearly the same for one row as for 64 (a tree
+ensemble's per-call overhead dominates), so under load fewer, fuller calls leave more CPU for
+requests; with 8 clients a batch of 8 goes half a millisecond after the last one is in. A
+lone request is scored at once: at concurrency 1 batching adds nothing. While a batch is
+scored in the thread, the loop keeps accepting requests, and they form the next batch.
 
 The queue is bounded (``max_queue`` requests): a request beyond it is refused at once
 (:class:`~modelyard.errors.OverloadedError`, HTTP 503) instead of waiting without bound.
@@ -31,10 +33,8 @@ from modelyard.errors import OverloadedError
 
 __all__ = ["BatchOutcome", "MicroBatcher", "WorkItem"]
 
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+_TICK_S = 5e-4
+"""how often a filling batch looks for new requests"""
 
 
 @dataclass(slots=True, eq=False)
@@ -81,8 +81,8 @@ class MicroBatcher:
         self._queue: deque[WorkItem] = deque()
         self._queued_rows = 0
         self._last_rows = 0
-        self._need = 0
-        self._filled: asyncio.Future[None] | None = None
+        self._peak = 1.0
+        """the largest recent batch (rows), decaying: what a batch can expect to reach"""
         self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -106,9 +106,6 @@ class MicroBatcher:
             )
         self._queue.append(item)
         self._queued_rows += len(item.rows)
-        filled = self._filled
-        if filled is not None and self._queued_rows >= self._need and not filled.done():
-            filled.set_result(None)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
         wake = self._wake
@@ -118,8 +115,6 @@ class MicroBatcher:
     def close(self) -> None:
         """Score what is queued, then stop the worker and the thread (from the loop thread)."""
         self._closed = True
-        if self._filled is not None and not self._filled.done():
-            self._filled.set_result(None)
         wake = self._wake
         if wake is not None and not wake.done():
             wake.set_result(None)
@@ -146,19 +141,23 @@ class MicroBatcher:
     async def _collect(self, loop: asyncio.AbstractEventLoop) -> list[WorkItem]:
         batch, rows = self._take([], 0)
         together = len(batch) > 1 or self._last_rows > 1  # requests are arriving together
-        if together and rows < self.max_batch_size and self.max_latency_s > 0:
-            # a model call costs nearly the same for 1 row or 64: under load, let the batch
-            # fill until the oldest request has waited max_latency_ms (or the batch is full)
-            remaining = batch[0].arrived + self.max_latency_s - time.perf_counter()
-            if remaining > 0 and self._queued_rows < self.max_batch_size - rows:
-                self._need = self.max_batch_size - rows
-                self._filled = filled = loop.create_future()
-                timer = loop.call_later(remaining, _resolve, filled)
-                await filled
-                timer.cancel()
-                self._filled = None
-            batch, rows = self._take(batch, rows)
+        if together and self.max_latency_s > 0:
+            # a model call costs nearly the same for 1 row or 64: let the batch fill to the
+            # size recent batches reached (about how many requests are in flight), and past it
+            # while requests keep arriving, until the oldest has waited max_latency_ms
+            target = min(self.max_batch_size, max(2, round(self._peak)))
+            deadline = batch[0].arrived + self.max_latency_s
+            while rows < self.max_batch_size:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                await asyncio.sleep(min(remaining, _TICK_S))
+                before = rows
+                batch, rows = self._take(batch, rows)
+                if rows >= target and rows == before:
+                    break  # as big as recent batches, and a tick brought nobody: go
         self._last_rows = rows
+        self._peak = max(float(rows), self._peak * 0.98)  # up at once, down slowly
         return [item for item in batch if not item.future.done()]
 
     def _take(self, batch: list[WorkItem], rows: int) -> tuple[list[WorkItem], int]:
