@@ -32,7 +32,7 @@ def test_matrix_and_frame_give_the_same_answers(tmp_path: Path, kind: str) -> No
     X, y = _data()
     estimator = {
         "hgb": lambda: HistGradientBoostingClassifier(max_iter=10),
-        "logreg": lambda: LogisticRegression(),
+        "logreg": LogisticRegression,
         "pipeline": lambda: make_pipeline(StandardScaler(), LogisticRegression()),
         "svc": lambda: SVC(probability=True, random_state=0),
     }[kind]().fit(X, y)
