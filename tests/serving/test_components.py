@@ -144,3 +144,26 @@ def test_access_log_lines() -> None:
     log.close()
     line = json.loads(stream.getvalue())
     assert line == {"ts": "2026-01-01T00:00:00.250Z", "path": "/x", "status": 200}
+
+
+def test_loop_lag_says_when_the_process_is_overloaded() -> None:
+    import asyncio
+    import time
+
+    from modelyard.serving.protection import LoopLag
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        lag = LoopLag(limit_s=0.05, interval_s=0.005)
+        lag.start()
+        await asyncio.sleep(0.03)
+        calm = lag.overloaded
+        time.sleep(0.12)  # the loop is stuck: a backlog builds
+        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.001)
+        busy = lag.overloaded
+        await asyncio.sleep(0.05)
+        recovered = lag.overloaded
+        lag.stop()
+        return calm, busy, recovered
+
+    assert asyncio.run(scenario()) == (False, True, False)

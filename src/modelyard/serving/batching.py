@@ -68,7 +68,7 @@ class MicroBatcher:
         *,
         max_batch_size: int = 64,
         max_latency_ms: float = 5.0,
-        max_queue: int = 1024,
+        max_queue: int = 128,
         thread_name: str = "modelyard-score",
         thread_init: Callable[[], None] | None = None,
         on_batch: Callable[[int, float, bool], None] | None = None,

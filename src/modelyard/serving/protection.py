@@ -1,4 +1,5 @@
-"""Load protection: a token bucket per client and a circuit breaker per model version.
+"""Load protection: a token bucket per client, a circuit breaker per model version, and the
+event loop's lag (how late a timer fires), which says when the process itself is overloaded.
 
 Both are hand-written (a few lines each): the libraries that exist are either asyncio-unaware
 or add a lock and a call per request that the hot path cannot afford. Everything here runs on
@@ -7,12 +8,13 @@ the server's event loop thread, so no lock is needed.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-__all__ = ["CircuitBreaker", "RateLimiter"]
+__all__ = ["CircuitBreaker", "LoopLag", "RateLimiter"]
 
 
 @dataclass(slots=True)
@@ -102,3 +104,37 @@ class CircuitBreaker:
     @property
     def is_open(self) -> bool:
         return self.state != CLOSED
+
+
+class LoopLag:
+    """How late the event loop runs a timer: the wait a request that arrives now will have.
+
+    When the process gets more requests than it can parse, they wait in the loop before any
+    handler sees them, so no queue of ours grows; the loop's lag does. Above ``limit_s`` the
+    server answers 503 at once (before parsing), so the backlog and the latency stay bounded."""
+
+    def __init__(self, *, limit_s: float, interval_s: float = 0.005) -> None:
+        self.limit_s = limit_s
+        self.interval_s = interval_s
+        self.lag_s = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def overloaded(self) -> bool:
+        return self.lag_s > self.limit_s
+
+    def start(self) -> None:
+        if self._task is None and self.limit_s > 0:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(self.interval_s)
+            self.lag_s = max(0.0, loop.time() - start - self.interval_s)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

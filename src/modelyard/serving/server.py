@@ -45,7 +45,7 @@ from modelyard.serving.loading import EntryLoader, freeze_heap
 from modelyard.serving.metrics import ServingMetrics
 from modelyard.serving.models import FeatureSource, ModelEntry, ModelFailedError, ModelPool, Scored
 from modelyard.serving.predlog import LogChunk, PredictionLogger
-from modelyard.serving.protection import RateLimiter
+from modelyard.serving.protection import LoopLag, RateLimiter
 from modelyard.serving.protocol import parse_json, v1_rows, v2_columns, v2_outputs
 from modelyard.serving.spec import SHADOW_VARIANT, DeploymentSpec, DeploymentsSpec
 from modelyard.serving.traffic import Router
@@ -155,6 +155,7 @@ class ModelServer:
         self.follower = RegistryFollower(self, interval_s=opts.poll_interval_s)
         self.deployments: dict[str, Deployment] = {}
         self.ready = False
+        self.lag = LoopLag(limit_s=opts.max_loop_lag_ms / 1000.0)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(5) + "-"
@@ -192,6 +193,7 @@ class ModelServer:
             await asyncio.gather(*preload)
         freeze_heap(collect=True)
         self.follower.start()
+        self.lag.start()
         self.ready = True
         log.info("serving %s", ", ".join(deployments))
 
@@ -235,6 +237,7 @@ class ModelServer:
     async def stop(self) -> None:
         """Stop following, score what is queued, flush the prediction log, record the stop."""
         self.ready = False
+        self.lag.stop()
         self.follower.stop()
         for entry in self.pool.entries():
             entry.close()
@@ -401,6 +404,13 @@ class ModelServer:
         self, call: _Call, body: bytes, client: str, headers: HeaderLookup
     ) -> dict[str, Any]:
         dep = call.deployment = self._deployment(call.name)
+        if self.lag.overloaded:
+            raise OverloadedError(
+                f"The server is overloaded (requests wait {self.lag.lag_s * 1000:.0f} ms before "
+                "being read); retry shortly.",
+                retry_after_s=1,
+                reason="busy",
+            )
         if dep.limiter is not None:
             header = dep.spec.rate_limit.client_header if dep.spec.rate_limit else ""
             wait = dep.limiter.acquire(headers.get(header.lower()) or client)

@@ -12,7 +12,7 @@
           - {name: challenger, model: "models:/fraud@challenger", weight: 10}
         shadow: {model: "models:/fraud@staging", fraction: 1.0}
         feature_service: fraud_features
-        batching: {max_batch_size: 64, max_latency_ms: 5, max_queue: 1024}
+        batching: {max_batch_size: 64, max_latency_ms: 5, max_queue: 128}
         cache: {backend: memory, max_entries: 100000}
         rate_limit: {requests_per_s: 200, burst: 400}
         timeout_ms: 1000
@@ -81,7 +81,7 @@ class BatchingSpec(SpecModel):
         5.0, ge=0, le=1000, description="under load, how long a batch waits to fill at most"
     )
     max_queue: int = Field(
-        1024, ge=1, description="requests waiting per model version; more get a fast 503"
+        128, ge=1, description="requests waiting per model version; more get a fast 503"
     )
 
 
@@ -203,6 +203,9 @@ class ServerSpec(SpecModel):
     )
     models: PoolSpec = Field(default_factory=PoolSpec)
     prediction_log: PredictionLogSpec = Field(default_factory=PredictionLogSpec)
+    max_loop_lag_ms: float = Field(
+        50.0, ge=0, description="answer 503 at once while the event loop lags more (0: never)"
+    )
     access_log: bool = True
     proxy_headers: bool = Field(
         False, description="behind a proxy: the client address from X-Forwarded-For"
