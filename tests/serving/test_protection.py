@@ -140,3 +140,28 @@ def test_concurrent_requests_are_scored_in_batches(
         # each answer is its own request's
         ids = [i for r in results for i in r[2].json()["prediction_ids"]]
         assert len(set(ids)) == 16
+
+
+def test_a_lagging_event_loop_sheds_load_at_once(
+    workspace: Workspace, model_dirs: dict[str, Path]
+) -> None:
+    import asyncio
+
+    with running(_faulty(workspace, model_dirs), workspace) as srv:
+        loop = srv.server.loop
+        assert loop is not None
+
+        async def fall_behind() -> None:  # the loop keeps running 80 ms late, as when flooded
+            for _ in range(25):
+                time.sleep(0.08)
+                await asyncio.sleep(0.002)
+
+        stalls = asyncio.run_coroutine_threadsafe(fall_behind(), loop)
+        time.sleep(1.0)
+        refused = predict(srv.base, "faulty", [row(0)])
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert "The server is overloaded" in refused.json()["message"]
+        stalls.result(10)
+        time.sleep(0.3)
+        assert predict(srv.base, "faulty", [row(0)]).status_code == 200
+        assert metric(srv.base, "modelyard_errors_total", kind="busy") >= 1

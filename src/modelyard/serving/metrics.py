@@ -81,7 +81,7 @@ class _RequestCollector:
         yield latency
         errors = CounterMetricFamily(
             "modelyard_errors", "Requests refused or failed, by kind (invalid, rate_limited, "
-            "overloaded, circuit_open, timeout, model_error, not_found, too_large, error).",
+            "overloaded, busy, circuit_open, timeout, model_error, not_found, too_large, error).",
             labels=["deployment", "kind"],
         )  # fmt: skip
         for pair, value in list(self.errors.items()):

@@ -110,8 +110,10 @@ class LoopLag:
     """How late the event loop runs a timer: the wait a request that arrives now will have.
 
     When the process gets more requests than it can parse, they wait in the loop before any
-    handler sees them, so no queue of ours grows; the loop's lag does. Above ``limit_s`` the
-    server answers 503 at once (before parsing), so the backlog and the latency stay bounded."""
+    handler sees them, so no queue of ours grows; the loop's lag does. While the lag, smoothed
+    over a few samples (one stall, a garbage collection, is not overload), is above
+    ``limit_s`` the server answers 503 at once (before parsing), so the backlog and the latency
+    stay bounded."""
 
     def __init__(self, *, limit_s: float, interval_s: float = 0.005) -> None:
         self.limit_s = limit_s
@@ -132,7 +134,8 @@ class LoopLag:
         while True:
             start = loop.time()
             await asyncio.sleep(self.interval_s)
-            self.lag_s = max(0.0, loop.time() - start - self.interval_s)
+            sample = max(0.0, loop.time() - start - self.interval_s)
+            self.lag_s = 0.8 * self.lag_s + 0.2 * sample
 
     def stop(self) -> None:
         if self._task is not None:
