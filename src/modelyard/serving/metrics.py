@@ -146,6 +146,10 @@ class ServingMetrics:
             "modelyard_prediction_log_rows", "Prediction-log rows by outcome (written / dropped).",
             ["outcome"], registry=reg,
         )  # fmt: skip
+        self.loop_lag = Gauge(
+            "modelyard_event_loop_lag_seconds", "How late the event loop runs a timer (moving "
+            "average): the wait of a request that arrives now.", registry=reg,
+        )  # fmt: skip
         self.log_buffer = Gauge(
             "modelyard_prediction_log_buffered_rows", "Rows waiting to be written.", registry=reg
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -112,21 +113,31 @@ class LoopLag:
     When the process gets more requests than it can parse, they wait in the loop before any
     handler sees them, so no queue of ours grows; the loop's lag does. While the lag, smoothed
     over a few samples (one stall, a garbage collection, is not overload), is above
-    ``limit_s`` the server answers 503 at once (before parsing), so the backlog and the latency
-    stay bounded."""
+    ``limit_s``, requests are refused (503, before parsing) in proportion to the excess, so the
+    backlog and the latency stay bounded while the process keeps serving at capacity."""
 
     def __init__(self, *, limit_s: float, interval_s: float = 0.005) -> None:
         self.limit_s = limit_s
         self.interval_s = interval_s
         self.lag_s = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._random = random.Random()
 
     @property
     def overloaded(self) -> bool:
         return self.lag_s > self.limit_s
 
+    def admit(self) -> bool:
+        """Whether to take one more request: always below the limit; above it, with the
+        probability limit / lag, so only the excess is refused (refusing everything while the
+        loop catches up would let throughput collapse and lag swing back and forth)."""
+        lag = self.lag_s
+        if self.limit_s <= 0 or lag <= self.limit_s:
+            return True
+        return self._random.random() < self.limit_s / lag
+
     def start(self) -> None:
-        if self._task is None and self.limit_s > 0:
+        if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:

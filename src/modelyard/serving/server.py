@@ -156,6 +156,7 @@ class ModelServer:
         self.deployments: dict[str, Deployment] = {}
         self.ready = False
         self.lag = LoopLag(limit_s=opts.max_loop_lag_ms / 1000.0)
+        self.metrics.loop_lag.set_function(lambda: self.lag.lag_s)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(5) + "-"
@@ -404,7 +405,7 @@ class ModelServer:
         self, call: _Call, body: bytes, client: str, headers: HeaderLookup
     ) -> dict[str, Any]:
         dep = call.deployment = self._deployment(call.name)
-        if self.lag.overloaded:
+        if not self.lag.admit():
             raise OverloadedError(
                 f"The server is overloaded (requests wait {self.lag.lag_s * 1000:.0f} ms before "
                 "being read); retry shortly.",
