@@ -171,3 +171,15 @@ def test_loop_lag_says_when_the_process_is_overloaded() -> None:
         return calm, busy, recovered
 
     assert asyncio.run(scenario()) == (False, True, False)
+
+
+def test_loop_lag_refuses_only_the_excess() -> None:
+    from modelyard.serving.protection import LoopLag
+
+    lag = LoopLag(limit_s=0.05)
+    lag.lag_s = 0.04
+    assert all(lag.admit() for _ in range(100))
+    lag.lag_s = 0.2  # four times the limit: about a quarter admitted
+    share = sum(lag.admit() for _ in range(4000)) / 4000
+    assert 0.2 < share < 0.3
+    assert LoopLag(limit_s=0).admit()  # 0 turns shedding off

@@ -151,17 +151,21 @@ def test_a_lagging_event_loop_sheds_load_at_once(
         loop = srv.server.loop
         assert loop is not None
 
-        async def fall_behind() -> None:  # the loop keeps running 80 ms late, as when flooded
-            for _ in range(25):
-                time.sleep(0.08)
+        async def fall_behind() -> None:  # the loop keeps running 100 ms late, as when flooded
+            for _ in range(40):
+                time.sleep(0.1)
                 await asyncio.sleep(0.002)
 
         stalls = asyncio.run_coroutine_threadsafe(fall_behind(), loop)
         time.sleep(1.0)
-        refused = predict(srv.base, "faulty", [row(0)])
-        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        answers = [predict(srv.base, "faulty", [row(0)]) for _ in range(12)]
+        codes = [a.status_code for a in answers]
+        # lag about 100 ms against a 50 ms limit: about half refused, the rest still served
+        assert 503 in codes and set(codes) <= {200, 503}, codes
+        refused = next(a for a in answers if a.status_code == 503)
+        assert refused.headers["retry-after"] == "1"
         assert "The server is overloaded" in refused.json()["message"]
         stalls.result(10)
-        time.sleep(0.3)
+        time.sleep(0.5)
         assert predict(srv.base, "faulty", [row(0)]).status_code == 200
-        assert metric(srv.base, "modelyard_errors_total", kind="busy") >= 1
+        assert metric(srv.base, "modelyard_errors_total", kind="busy") == codes.count(503)
