@@ -243,6 +243,7 @@ def main() -> None:
             stop_server(server)
         saturated = results[64]["rps"]
         overload(home, args, script, saturated, rows, Path(tmp))
+        rate_limited(home, args, script, saturated, rows, Path(tmp))
 
     table = Table(title="modelyard serving", title_justify="left", header_style="bold")
     for col in ("case", "throughput", "latency", "target / peers"):
@@ -297,6 +298,45 @@ def overload(
             f"(503: {busy:,.0f})",
             f"p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms",
             "p99 bounded, excess refused at once (no numeric target)",
+        )
+    )
+
+
+def rate_limited(
+    home: Path,
+    args: argparse.Namespace,
+    script: Path,
+    saturated: float,
+    rows: list[tuple[str, str, str, str]],
+    tmp: Path,
+) -> None:
+    """A per-client limit of half the saturating rate, offered the saturating load (64
+    connections, one client): twice what the client may send. The excess must be answered 429
+    at once (before the body is parsed), the allowed half served."""
+    limit = max(10, int(saturated / 2))
+    config = tmp / "limited.yaml"
+    config.write_text(
+        "deployments:\n"
+        "  bench:\n"
+        "    model: models:/bench@production\n"
+        "    preload: true\n"
+        f"    rate_limit: {{requests_per_s: {limit}, burst: {max(1, limit // 20)}}}\n"
+    )
+    url = f"http://127.0.0.1:{args.port}/v1/models/bench/predict"
+    server = start_server(home, args.port, ["--config", str(config)], tmp / "access3.log")
+    try:
+        wrk(url, script, 8, 2)
+        print("rate limited ...", file=sys.stderr)
+        r = wrk(url, script, 64, args.duration)
+    finally:
+        stop_server(server)
+    rows.append(
+        (
+            f"rate limit {limit:,} req/s per client, offered the saturating load (2x the limit)",
+            f"{r['rps']:,.0f} answers/s: {r['served_rps']:,.0f} served, "
+            f"{r['refused'] / r['requests']:.0%} answered 429",
+            f"p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms",
+            f"served = the limit ({r['served_rps'] / limit:.0%} of it), excess 429 at once",
         )
     )
 
