@@ -89,7 +89,6 @@ class MicroBatcher:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=thread_name, initializer=thread_init
         )
-        self.busy = False
 
     @property
     def depth(self) -> int:
@@ -172,14 +171,11 @@ class MicroBatcher:
         return batch, rows
 
     async def _score(self, loop: asyncio.AbstractEventLoop, batch: list[WorkItem]) -> None:
-        self.busy = True
         start = time.perf_counter()
         try:
             outcome = await loop.run_in_executor(self._executor, self.score, batch)
         except Exception as exc:  # the scoring function itself broke: fail this batch only
             outcome = BatchOutcome([exc] * len(batch), model_failed=True)
-        finally:
-            self.busy = False
         if self.on_batch is not None:
             size = sum(len(item.rows) for item in batch)
             self.on_batch(size, time.perf_counter() - start, outcome.model_failed)

@@ -13,7 +13,6 @@ The :class:`ModelPool` keeps at most ``max_models`` versions (and, when given, a
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -105,7 +104,6 @@ class ModelEntry:
         self.classes = model.classes if model.has_proba else None
         self.size_bytes = sum(int(f.get("size", 0)) for f in model.manifest.files.values())
         self.input_types = [c.type for c in model.signature.inputs] if model.signature else []
-        self.last_used = time.monotonic()
         labels = (name, str(version))
         self._batch_hist = metrics.batch_size.labels(*labels) if metrics else None
         self._batch_time = metrics.batch_latency.labels(*labels) if metrics else None
