@@ -57,3 +57,5 @@ def test_demo_runs(tmp_path: Path) -> None:
         "merchant_risk/1",
     }
     ws.close()
+    assert "live requests: 400 answered" in out  # the model server step
+    assert "prediction log: 402 rows" in out

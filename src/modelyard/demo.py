@@ -289,6 +289,95 @@ def check_feature_parity(ws: Any) -> Any:
     return report
 
 
+@_step("11. Serve the production model over HTTP and send a burst of live requests")
+def serve_live_requests(
+    ws: Any, tracked: dict[str, Any], n: int = 400, concurrency: int = 16
+) -> None:
+    """``modelyard serve`` in its own process on a free port; one-row requests from 16 threads."""
+    import json
+    import signal
+
+    import httpx
+
+    server, base = _start_model_server(ws, "models:/breast-cancer@production")
+    url = f"{base}/v1/models/breast-cancer/predict"
+    rows = json.loads(tracked["X_test"].to_json(orient="records"))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    try:
+        with httpx.Client(limits=limits, timeout=30) as client:  # thread-safe, keep-alive
+            first = client.post(url, json={"instances": rows[:2]})
+            body = first.json()
+            console.print(
+                f"POST /v1/models/breast-cancer/predict -> {first.status_code}: version "
+                f"{body['version']}, predictions {body['predictions']}, p(class 1) "
+                + ", ".join(f"{p[1]:.3f}" for p in body["probabilities"])
+            )
+            latencies, seconds = _burst(client, url, rows, n, concurrency)
+        console.print(
+            f"live requests: {n} answered from {concurrency} threads, p50 "
+            f"{latencies[n // 2]:.1f} ms, p99 {latencies[int(n * 0.99) - 1]:.1f} ms, "
+            f"{n / seconds:,.0f} req/s (a Python client in this process: benchmarks/serving.py "
+            "measures the server with wrk)"
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    logged = ws.logs.read("predictions", partition={"model": "breast-cancer"})
+    console.print(
+        f"prediction log: {logged.num_rows if logged is not None else 0} rows under "
+        f"{ws.settings.logs_uri}/predictions/model=breast-cancer/ (flushed at the stop)"
+    )
+
+
+def _start_model_server(ws: Any, uri: str) -> tuple[Any, str]:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "modelyard.cli.main", "--home", ws.settings.home, "serve", uri,
+         "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not _healthy(base):
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise SystemExit("the model server did not start; see the messages above")
+        time.sleep(0.2)
+    return server, base
+
+
+def _burst(
+    client: Any, url: str, rows: list[dict[str, Any]], n: int, concurrency: int
+) -> tuple[list[float], float]:
+    """``n`` one-row requests from ``concurrency`` threads: sorted latencies (ms), seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> float:
+        start = time.perf_counter()
+        client.post(url, json={"instances": [rows[i % len(rows)]]}).raise_for_status()
+        return (time.perf_counter() - start) * 1000
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = sorted(pool.map(one, range(n)))
+    return latencies, time.perf_counter() - start
+
+
+def _healthy(base: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m modelyard.demo", description=__doc__)
     parser.add_argument("--home", help="MODELYARD_HOME for the demo (default: ./.modelyard)")
@@ -310,6 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     rerun_fraud_pipeline(ws, project)
     score_with_online_features(ws, project)
     check_feature_parity(ws)
+    serve_live_requests(ws, tracked)
     console.rule("[bold]Summary")
     console.print(f"done in {time.perf_counter() - start:.1f} s. Look around with:")
     for cmd in (

@@ -18,7 +18,11 @@ are few, and says how to fix the problem.
     ├── IntegrityError                  500  exit 6   a stored artifact failed its sha256 check
     ├── UntrustedModelError             403  exit 7   loading would unpickle or run unknown types
     ├── DependencyMissingError          500  exit 8   an optional extra is not installed
-    └── DataValidationError             422  exit 9   data failed a declared check
+    ├── DataValidationError             422  exit 9   data failed a declared check
+    ├── PayloadTooLargeError            413  exit 2   a request body over the server's limit
+    ├── RateLimitedError                429  exit 10  a client went over its request rate
+    ├── OverloadedError                 503  exit 10  a full queue or an open circuit breaker
+    └── RequestTimeoutError             504  exit 10  a request not answered in its time
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ __all__ = [
     "InvalidModelURIError",
     "ModelyardError",
     "NotFoundError",
+    "OverloadedError",
+    "PayloadTooLargeError",
+    "RateLimitedError",
+    "RequestTimeoutError",
     "SpecError",
     "StoreUnavailableError",
     "UnknownSchemeError",
@@ -135,6 +143,30 @@ class DependencyMissingError(ModelyardError):
 class DataValidationError(ModelyardError):
     http_status = 422
     exit_code = 9
+
+
+class PayloadTooLargeError(ModelyardError):
+    http_status = 413
+    exit_code = 2
+
+
+class RateLimitedError(ModelyardError):
+    """``details['retry_after_s']`` says when the client may try again."""
+
+    http_status = 429
+    exit_code = 10
+
+
+class OverloadedError(ModelyardError):
+    """The server sheds load (a full queue, an open circuit breaker) instead of queuing it."""
+
+    http_status = 503
+    exit_code = 10
+
+
+class RequestTimeoutError(ModelyardError):
+    http_status = 504
+    exit_code = 10
 
 
 def suggest(value: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:

@@ -36,6 +36,14 @@ GROUPS: dict[str, tuple[str, str]] = {
         "modelyard.cli.monitoring:monitor",
         "Monitors: drift, performance, alerts, retraining; feedback and HTML reports.",
     ),
+    "serve": (
+        "modelyard.cli.serving:serve",
+        "Serve models over HTTP: A/B, shadow, micro-batching, cache, rate limits.",
+    ),
+    "predict": (
+        "modelyard.cli.serving:predict",
+        "Batch inference: score a parquet / csv / jsonl file in chunks.",
+    ),
 }
 
 

@@ -22,6 +22,9 @@ class PickledModel(LoadedModel):
     def _predict_proba(self, frame: pd.DataFrame) -> Any:
         return self.raw.predict_proba(frame)
 
+    def _predicts_argmax(self) -> bool:
+        return False  # any object: call predict and predict_proba separately
+
 
 class PickleFlavor(Flavor):
     name = "pickle"

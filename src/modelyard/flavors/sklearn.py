@@ -9,9 +9,12 @@ by the registry's hashes.
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modelyard.errors import DependencyMissingError, IntegrityError, UntrustedModelError
@@ -75,8 +78,46 @@ class SklearnModel(LoadedModel):
     def _predict(self, frame: pd.DataFrame) -> Any:
         return self.raw.predict(frame)
 
+    @functools.cached_property
+    def _matrix_model(self) -> Any:
+        """The estimator as it scores a float array in signature order, or None.
+
+        Only for a plain scikit-learn estimator (no Pipeline or ColumnTransformer, which may
+        select columns by name) fitted on exactly the signature's columns, in that order, all
+        float: then a shallow copy without ``feature_names_in_`` gets the same numbers from an
+        array, minus pandas' per-call overhead and the "no feature names" warning."""
+        sig, raw = self.signature, self.raw
+        names = getattr(raw, "feature_names_in_", None)
+        if sig is None or names is None or [str(n) for n in names] != sig.input_names:
+            return None
+        if any(c.type != "float" for c in sig.inputs):
+            return None
+        if not type(raw).__module__.startswith("sklearn.") or hasattr(raw, "steps"):
+            return None
+        if hasattr(raw, "transformers") or hasattr(raw, "estimators"):
+            return None  # column selection by name / meta-estimators over other estimators
+        bare = copy.copy(raw)
+        del bare.feature_names_in_
+        return bare
+
+    @property
+    def takes_matrix(self) -> bool:
+        return self._matrix_model is not None
+
+    def _predict_matrix(self, matrix: np.ndarray) -> Any:
+        return self._matrix_model.predict(matrix)
+
+    def _predict_proba_matrix(self, matrix: np.ndarray) -> Any:
+        return self._matrix_model.predict_proba(matrix)
+
     def _predict_proba(self, frame: pd.DataFrame) -> Any:
         return self.raw.predict_proba(frame)
+
+    def _predicts_argmax(self) -> bool:
+        # SVC / NuSVC calibrate probabilities separately (Platt scaling): their predict() can
+        # disagree with the most probable class.
+        final = self.raw.steps[-1][1] if hasattr(self.raw, "steps") else self.raw
+        return not hasattr(final, "probability")
 
 
 class SklearnFlavor(Flavor):

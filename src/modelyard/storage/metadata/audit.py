@@ -62,10 +62,15 @@ class AuditStore:
         object_type: str,
         object_id: str,
         details: dict[str, Any] | None = None,
+        *,
+        edges: list[LineageEdge] | None = None,
     ) -> None:
-        """Write one audit event in its own transaction (for events that change nothing else)."""
+        """Write one audit event in its own transaction (for events that change nothing else),
+        with the lineage ``edges`` it creates."""
         with self.db.write() as conn:
             self.db.audit(conn, actor, action, object_type, object_id, details)
+            for e in edges or ():
+                self.db.add_edge(conn, e.source, e.target, e.relation, e.details)
 
     def add_lineage(self, edges: list[LineageEdge]) -> None:
         with self.db.write() as conn:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelyard.storage.online.base import OnlineStore, RowInput, StateUpdate
+from modelyard.storage.online.cache import RedisKeyValueCache
 from modelyard.storage.online.redis_store import RedisOnlineOptions, RedisOnlineStore, redis_client
 from modelyard.storage.online.sqlite_store import SqliteOnlineOptions, SqliteOnlineStore
 from modelyard.storage.schemes import SchemeRegistry
 
 __all__ = [
     "OnlineStore",
+    "RedisKeyValueCache",
     "RedisOnlineOptions",
     "RedisOnlineStore",
     "RowInput",
