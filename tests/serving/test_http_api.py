@@ -234,3 +234,29 @@ def test_many_models_lazily_loaded_with_lru_eviction(
         assert metric(srv.base, "modelyard_models_loaded") == 2
         for name in "abc":
             assert metric(srv.base, "modelyard_model_evictions_total", model=name) == 1
+
+
+def test_feedback_for_fresh_predictions(workspace: Workspace, model_dirs: dict[str, Path]) -> None:
+    """POST /v1/feedback on the model server: labels for ids it has just answered with are
+    accepted at once (the buffered prediction log is flushed first); unknown ids are reported."""
+    from modelyard.monitoring import labelled, read_feedback
+
+    with running(_one(workspace, model_dirs), workspace) as srv:
+        body = predict(srv.base, "fraud", [row(i) for i in range(4)]).json()
+        ids = body["prediction_ids"]
+        labels = [{"prediction_id": pid, "label": i % 2} for i, pid in enumerate(ids)]
+        got = httpx.post(
+            srv.url("/v1/feedback"),
+            json={"feedback": [*labels, {"prediction_id": "no-such-id", "label": 1}]},
+        )
+        assert got.status_code == 200, got.text
+        result = got.json()
+        assert result["accepted"] == 4 and result["unknown_ids"] == ["no-such-id"]
+        wrong = httpx.post(
+            srv.url("/v1/feedback"), json={"feedback": [{"prediction_id": ids[0], "label": "x"}]}
+        )
+        assert wrong.status_code == 422 and wrong.json()["refused"][0]["field"] == "label"
+    window = workspace.logs.read("predictions", partition={"model": "fraud"})
+    assert window is not None
+    joined = labelled(window, read_feedback(workspace))
+    assert sorted(joined.column("label").to_pylist()) == [0, 0, 1, 1]

@@ -1,6 +1,7 @@
 """The model server's HTTP routes (FastAPI on uvicorn with uvloop and httptools).
 
     POST /v1/models/{name}/predict     records or columns -> predictions, probabilities, ids
+    POST /v1/feedback                  true labels for prediction ids (monitoring)
     GET  /v1/models                    the deployments, their variants and versions
     POST /v2/models/{name}/infer       Open Inference Protocol (KServe / Triton clients)
     GET  /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}, /v2/models/{name}/ready
@@ -109,6 +110,13 @@ def create_app(server: ModelServer, *, access_log: AccessLog | None = None) -> A
         version=__version__,
         description="Real-time predictions for registered models. See docs/serving.md.",
         lifespan=lifespan,
+    )
+
+    from modelyard.server.feedback import feedback_router
+
+    # POST /v1/feedback: true labels for the prediction ids this server answered with
+    app.include_router(
+        feedback_router(server.workspace, flush=server.flush_prediction_log), tags=["v1"]
     )
 
     def reply(r: Reply) -> Response:

@@ -164,6 +164,10 @@ class ModelServer:
         self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="modelyard-serving-io")
         self.registry.add_hook(lambda _event: self.follower.wake())
 
+    def flush_prediction_log(self) -> int:
+        """Write the buffered prediction-log rows now (feedback looks its ids up in the log)."""
+        return self.prediction_log.flush() if self.prediction_log is not None else 0
+
     def _log_buffered(self) -> int:
         return self.prediction_log.buffered if self.prediction_log else 0
 
