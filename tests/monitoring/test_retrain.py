@@ -204,3 +204,30 @@ def test_retrain_on_labelled_production_traffic(
     short = retrain(workspace, "fraud-prod")
     assert short.status == "failed"
     assert "only 1000 labelled predictions to train on" in short.reason
+
+
+def test_fresh_data_for_a_pipeline_on_the_feature_store(tmp_path: Path) -> None:
+    """A feature-store pipeline keeps its features: a fresh file becomes its labelled entity
+    rows; rows from the log (which hold the fetched features) become a plain file source."""
+    from modelyard.monitoring.retrain import _pipeline_spec
+    from modelyard.pipeline import load_spec
+    from modelyard.pipeline.spec import FeatureData, FileData
+
+    raw = copy.deepcopy(PIPELINE)
+    raw["data"] = {
+        "features": "fraud_features",
+        "entities": "data/old.parquet",
+        "target": "is_fraud",
+        "timestamp": "event_ts",
+        "drop": ["transaction_id", "customer_id", "merchant_id"],
+    }
+    base = load_spec(raw, base_dir=tmp_path)  # no workspace: feature names are not looked up
+    fresh = _pipeline_spec(base, MODEL, {"source": "data/new.parquet"}, None).spec
+    assert isinstance(fresh.data, FeatureData)
+    assert fresh.data.entities == "data/new.parquet" and fresh.data.features == "fraud_features"
+    assert fresh.registration is not None and fresh.registration.promote_to is None
+    logged = _pipeline_spec(
+        base, MODEL, {"source": "s3://b/train.parquet", "format": "parquet"}, {"amount", "is_fraud"}
+    ).spec
+    assert isinstance(logged.data, FileData) and logged.data.source == "s3://b/train.parquet"
+    assert logged.data.drop == []

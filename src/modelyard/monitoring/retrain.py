@@ -200,6 +200,9 @@ def _run_pipeline(
     return run(spec, workspace=workspace)
 
 
+_FEATURE_DATA_KEYS = ("features", "entities", "full_feature_names")
+
+
 def _pipeline_spec(
     base: LoadedSpec, model: str, overrides: dict[str, Any], columns: set[str] | None
 ) -> LoadedSpec:
@@ -208,11 +211,22 @@ def _pipeline_spec(
     ``must_beat`` does not (the comparison happens here, on production's own labelled rows).
 
     ``columns``: the columns of data built from the log; ``data.drop`` and validation rules
-    that name other columns (ids the server never saw) are left out."""
+    that name other columns (ids the server never saw) are left out.
+
+    A pipeline on the feature store (``data.features``) takes a fresh ``source`` as its labelled
+    entity file (the features are joined point-in-time as usual); data from the log becomes a
+    plain file source, since the log holds the features the server fetched for each row."""
     from modelyard.pipeline import load_spec
 
     data = base.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
-    data["data"] = {**data["data"], **overrides}
+    current = data["data"]
+    if "source" in overrides and "features" in current:
+        if columns is None:  # a feature-store pipeline: the fresh file is its labelled entities
+            overrides = dict(overrides)
+            overrides["entities"] = overrides.pop("source")
+        else:  # production's labelled traffic already holds the features the server fetched
+            current = {k: v for k, v in current.items() if k not in _FEATURE_DATA_KEYS}
+    data["data"] = {**current, **overrides}
     if columns is not None:
         data["data"]["drop"] = [c for c in data["data"].get("drop", []) if c in columns]
         rules = (data.get("validation") or {}).get("schema")
