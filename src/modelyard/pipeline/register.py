@@ -122,9 +122,13 @@ def _register(
 
 
 def _reference(ctx: Context) -> Profile:
-    """The profile of the training inputs and of the model's predictions on them."""
+    """The profile of the training inputs and of the model's predictions on the held-out rows:
+    in-sample predictions are more confident than any the model makes in production, so a
+    reference taken from them would report prediction drift on a healthy model."""
     assert ctx.X_train is not None
-    preds = predict(ctx.model, ctx.X_train, ctx.y_train, ctx.spec.evaluate.threshold)
+    held_out = ctx.X_test is not None and len(ctx.X_test) > 0
+    X, y = (ctx.X_test, ctx.y_test) if held_out else (ctx.X_train, ctx.y_train)
+    preds = predict(ctx.model, X, y, ctx.spec.evaluate.threshold)
     if preds.proba is not None and preds.binary:
         values, column, kind = preds.proba[:, 1], "proba", "numeric"
     else:
