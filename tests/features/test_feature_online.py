@@ -195,3 +195,27 @@ def test_parity_reports_mismatches(store: FeatureStore, tmp_path: Path) -> None:
     assert [(m.view, m.entity, m.feature, m.offline, m.online) for m in bad.mismatches] == [
         ("stats", {"customer_id": "b"}, "visits", 30, 3)
     ]
+
+
+def test_ttl_checked_against_a_time_per_row(tmp_path: Path) -> None:
+    """Replaying past events: each entity row read as of its own time."""
+    from modelyard.config import Settings
+    from modelyard.storage import Workspace
+
+    ws = Workspace(Settings.resolve(home=str(tmp_path / "home")))
+    store = FeatureStore(ws)
+    store.apply(
+        [
+            Entity(name="customer", join_keys=["customer_id"]),
+            FeatureView(name="spend", entities=["customer"], features={"s": "float64"}, ttl="1h"),
+        ]
+    )
+    ws.online.write("spend", [("c1", 1_000_000, {"s": 1.0}), ("c2", 1_000_000, {"s": 2.0})])
+    rows = [{"customer_id": "c1"}, {"customer_id": "c2"}, {"customer_id": "c1"}]
+    got = store.get_online_features(["spend"], rows, now=[1_000_500, 1_000_000 + 7_200_000, 999])
+    assert got.values == [[1.0], [None], [None]]
+    # the third row is read as of a time before the value existed: never a value from its future
+    assert [s[0] for s in got.statuses] == ["present", "expired", "not_found"]
+    with pytest.raises(DataValidationError, match="one per row"):
+        store.get_online_features(["spend"], rows, now=[1, 2])
+    ws.close()

@@ -23,6 +23,10 @@ from modelyard.cli.output import console, json_option, pass_workspace, print_jso
 @click.option("--cache", type=click.Choice(["memory", "redis"]), help="Prediction cache.")
 @click.option("--rate-limit", type=click.FloatRange(0.001), help="Requests/s per client (429).")
 @click.option("--feature-service", help="Fetch these online features by entity id.")
+@click.option(
+    "--features-as-of",
+    help="Read online features as of this input's time (replaying past events), not now.",
+)
 @click.option("--poll-interval-s", type=click.FloatRange(0.05), help="Registry check period.")
 @click.option("--no-access-log", is_flag=True, help="No structured access log on stderr.")
 @click.option("--no-prediction-log", is_flag=True, help="Do not log predictions.")
@@ -112,8 +116,9 @@ def _deployment(given: dict[str, Any]) -> dict[str, Any]:
         out["cache"] = {"backend": given["cache"]}
     if "rate_limit" in given:
         out["rate_limit"] = {"requests_per_s": given["rate_limit"]}
-    if "feature_service" in given:
-        out["feature_service"] = given["feature_service"]
+    for key in ("feature_service", "features_as_of"):
+        if key in given:
+            out[key] = given[key]
     return out
 
 

@@ -113,10 +113,23 @@ class OnlinePlan:
         return n, keys
 
     def read(
-        self, store: OnlineStore, rows: EntityRows, now_ms: int | None = None
+        self, store: OnlineStore, rows: EntityRows, now_ms: int | Sequence[int] | None = None
     ) -> OnlineFeatures:
+        """``now_ms``: the time TTL is checked against — the clock by default, one time for all
+        rows, or one per row (replaying past events, each as of its own time; a value newer
+        than its row's time is from that row's future and reads as not found)."""
         n, keys = self._keys(rows)
-        now = int(time.time() * 1000) if now_ms is None else now_ms
+        per_row: Sequence[int] | None = None
+        now = int(time.time() * 1000)
+        if isinstance(now_ms, int):
+            now = now_ms
+        elif now_ms is not None:
+            if len(now_ms) != n:
+                raise DataValidationError(
+                    f"{len(now_ms)} read times for {n} entity rows; give one per row.",
+                    field="now",
+                )
+            per_row = now_ms
         width = len(self.feature_names)
         values = [[None] * width for _ in range(n)]
         statuses = [[NOT_FOUND] * width for _ in range(n)]
@@ -126,10 +139,13 @@ class OnlinePlan:
             positions, ttl, span = view.positions, view.ttl_ms, self._spans[view.name]
             present = [PRESENT] * len(positions)
             for i, row in enumerate(found):
-                if row is None:
-                    continue
+                if row is None or (per_row is not None and row.event_ms > per_row[i]):
+                    continue  # as of a past time, a newer value is from the row's future
                 stamp = stamps[i]
-                if ttl is not None and now - row.event_ms > ttl:
+                if (
+                    ttl is not None
+                    and (now if per_row is None else per_row[i]) - row.event_ms > ttl
+                ):
                     status = statuses[i]
                     for p in positions:
                         status[p] = EXPIRED

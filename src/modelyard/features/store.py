@@ -174,13 +174,19 @@ class FeatureStore:
         features: str | Sequence[str],
         entity_rows: EntityRows,
         *,
-        now: TimeInput | None = None,
+        now: TimeInput | Sequence[TimeInput] | None = None,
         full_feature_names: bool = False,
     ) -> OnlineFeatures:
         """The latest values of ``features`` for each entity row, with a status per value
-        (``present`` / ``expired`` / ``not_found``); TTL is enforced against ``now``."""
+        (``present`` / ``expired`` / ``not_found``); TTL is enforced against ``now``: the clock
+        by default, one time, or one time per entity row (replaying past events)."""
         plan = self._plan(features, full_feature_names)
-        return plan.read(self.workspace.online, entity_rows, None if now is None else _ms(now, 0))
+        at: int | list[int] | None = None
+        if isinstance(now, Sequence) and not isinstance(now, str):
+            at = [_ms(t, 0) for t in now]
+        elif now is not None:
+            at = _ms(now, 0)
+        return plan.read(self.workspace.online, entity_rows, at)
 
     def push(self, view: str, rows: Any) -> int:
         """Write fresh rows of a view online and to its offline log (all checked first)."""

@@ -158,7 +158,18 @@ class EntryLoader:
                 "feature_service in the deployments file.",
                 deployment=dep.name,
             )
-        return FeaturePlan(source, store, names, positions, join_keys(store, source))
+        as_of = -1
+        if dep.spec.features_as_of is not None:
+            if dep.spec.features_as_of not in inputs:
+                raise ConfigError(
+                    f"Deployment {dep.name!r}: features_as_of names "
+                    f"{dep.spec.features_as_of!r}, which is not an input of the model "
+                    f"({', '.join(inputs)}).",
+                    deployment=dep.name,
+                    field="features_as_of",
+                )
+            as_of = inputs.index(dep.spec.features_as_of)
+        return FeaturePlan(source, store, names, positions, join_keys(store, source), as_of)
 
     def close(self) -> None:
         for task in self._tasks.values():

@@ -71,6 +71,8 @@ class FeaturePlan:
     """each fetched feature's column in the signature (-1: the model does not use it)"""
     keys: tuple[str, ...]
     """the entity join keys a request must carry"""
+    as_of: int = -1
+    """the input column whose time the features are read as of (-1: the server's clock)"""
 
 
 class ModelEntry:
@@ -182,10 +184,11 @@ class ModelEntry:
         plan = self.features
         assert plan is not None
         keys = [k for item in items for k in item.keys]
+        rows = [row for item in items for row in item.rows]
+        at = [row[plan.as_of] for row in rows] if plan.as_of >= 0 else None
         fetched = plan.store.get_online_features(
-            plan.source.features, keys, full_feature_names=plan.source.full_names
+            plan.source.features, keys, now=at, full_feature_names=plan.source.full_names
         ).values
-        rows = (row for item in items for row in item.rows)
         for row, values in zip(rows, fetched):
             for pos, value in zip(plan.positions, values):
                 if pos >= 0:

@@ -147,6 +147,12 @@ class DeploymentSpec(SpecModel):
     feature_service: str | None = Field(
         None, description="fetch these online features by the entity ids in each request"
     )
+    features_as_of: str | None = Field(
+        None,
+        description="read the online features as of this model input's time (ISO-8601 or "
+        "epoch ms) instead of the server's clock, so TTL is checked against it: for replaying "
+        "or backfilling past events",
+    )
     batching: BatchingSpec = Field(default_factory=BatchingSpec)
     cache: CacheSpec | None = None
     rate_limit: RateLimitSpec | None = None

@@ -1,0 +1,5 @@
+"""``python -m modelyard.demo``."""
+
+from modelyard.demo import main
+
+main()
