@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -47,7 +48,8 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert parity is not None and int(parity[1]) > 0 and parity[2] == "0"
 
     ws = Workspace(Settings.resolve(home=str(home)))
-    version = RegistryClient(ws).resolve("models:/fraud-detector@staging")
+    assert RegistryClient(ws).resolve("models:/fraud-detector@production").version == 2
+    version = RegistryClient(ws).resolve("models:/fraud-detector/1")
     assert version.tags["modelyard.features.service"] == "fraud_features"
     upstream = ws.metadata.audit.get_lineage(
         LineageNode("model_version", f"fraud-detector/{version.version}")
@@ -57,5 +59,28 @@ def test_demo_runs(tmp_path: Path) -> None:
         "merchant_risk/1",
     }
     ws.close()
-    assert "live requests: 400 answered" in out  # the model server step
-    assert "prediction log: 402 rows" in out
+
+    # the production loop: quiet traffic, drift, alert, retrain, promotion, the server swaps
+    quiet = _between(out, "12. Live traffic", "13. Drift arrives")
+    assert "live payments: 1200 answered (v1: 1200)" in quiet
+    assert "1200 true labels stored (0 unknown ids, 0 refused)" in quiet
+    assert re.search(r"monitor fraud-production: ok on 1200 predictions", quiet)
+    drifted = _between(out, "13. Drift arrives", "14. The server follows")
+    assert re.search(r"drifted features: .*amount", drifted)
+    assert "alert opened:  min_p_value < 0.05" in drifted
+    retrain = re.search(r"roc_auc champion v1 ([\d.]+) vs challenger ([\d.]+) -> promoted", drifted)
+    assert retrain is not None and float(retrain[2]) > float(retrain[1]) + 0.005
+    after = _between(out, "14. The server follows", "15. Lineage")
+    assert "models:/fraud-detector@production is v2 now" in after
+    answered = re.search(r"live payments: 1200 answered \((.*?)\)", after)
+    assert answered is not None and "v2: " in answered[1]
+    assert "--triggered--> retrain 1" in out and "--promoted--> promotion" in out
+    assert "--registered--> model_version fraud-detector/2" in out
+    report = home / "demo" / "fraud" / "fraud-production-report.html"
+    assert report.is_file() and "<svg" in report.read_text()
+    alerts = (home / "demo" / "fraud" / "alerts.jsonl").read_text().splitlines()
+    assert alerts and all(json.loads(line)["monitor"] == "fraud-production" for line in alerts)
+
+
+def _between(text: str, start: str, end: str) -> str:
+    return text[text.index(start) : text.index(end)]

@@ -110,15 +110,21 @@ def test_concurrent_transactions_never_lose_an_update(online: OnlineStore) -> No
         n = int(states["k"] or 0) + 1
         return [("k", n, {"n": n})], {"k": str(n)}
 
+    errors: list[BaseException] = []
+
     def worker() -> None:
-        for _ in range(25):
-            online.transact("v", ["k"], update)
+        try:  # each thread opens its own connection: first connects race each other too
+            for _ in range(25):
+                online.transact("v", ["k"], update)
+        except BaseException as exc:
+            errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert not errors
     assert _read(online, "v", ["k"], ["n"])[0].values == (100,)
 
 

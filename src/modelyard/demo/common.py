@@ -63,12 +63,28 @@ class FraudProject:
         return self.root / "data" / "all-payments.parquet"
 
     @property
+    def training_rows(self) -> Path:
+        """The labelled payments a retrain learns from: the ingested ones except those the
+        model server scored (their labels arrive as feedback; the monitor compares champion
+        and challenger on them, so no model may train on them)."""
+        return self.root / "data" / "training-rows.parquet"
+
+    @property
+    def served(self) -> Path:
+        """The ids of the payments sent to the model server."""
+        return self.root / "data" / "served.parquet"
+
+    @property
     def features(self) -> Path:
         return self.root / "features.py"
 
     @property
     def pipeline(self) -> Path:
         return self.root / "pipeline.yaml"
+
+    @property
+    def retrain_pipeline(self) -> Path:
+        return self.root / "pipeline_retrain.yaml"
 
     @property
     def monitor(self) -> Path:

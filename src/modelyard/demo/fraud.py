@@ -38,6 +38,7 @@ def generate_transactions(ws: Any) -> FraudProject:
     project.data.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(EXAMPLE_FEATURES, project.features)
     project.pipeline.write_text(yaml.safe_dump(_fraud_spec(), sort_keys=False))
+    project.retrain_pipeline.write_text(yaml.safe_dump(_retrain_spec(), sort_keys=False))
     payments = make_transactions(
         ROWS, n_customers=1_500, days=DAYS, start=START, seed=7, drift_from=DRIFT_FROM
     )
@@ -92,6 +93,18 @@ def _fraud_spec() -> dict[str, Any]:
     spec["train"]["tune"]["n_trials"] = 6
     spec["train"]["tune"]["space"]["num_leaves"] = [15, 63]
     spec["evaluate"]["cross_validation"]["folds"] = 3
+    return spec
+
+
+def _retrain_spec() -> dict[str, Any]:
+    """The same pipeline for the monitor's retrains, with a stratified split: a pattern only
+    days old must be in the training rows (a temporal split would hold all of it out). The
+    models are compared on production's own labelled traffic, which the retrain never trains
+    on (see ``modelyard.demo.loop``)."""
+    spec = _fraud_spec()
+    spec["name"] = "fraud-features-retrain"
+    spec["split"] = {"method": "stratified", "test_fraction": 0.2}
+    spec["train"]["tune"]["n_trials"] = 4
     return spec
 
 

@@ -16,6 +16,8 @@ rows it produced.
 from __future__ import annotations
 
 import json
+import random
+import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -167,7 +169,9 @@ class RedisOnlineStore(OnlineStore):
         import redis
 
         state_keys = [self._state_key(view, k) for k in keys]
-        for _ in range(_MAX_RETRIES):
+        for attempt in range(_MAX_RETRIES):
+            if attempt:  # lost a race: back off with jitter, or the same writers collide again
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
             with self.client.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(*state_keys)

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -97,9 +98,8 @@ class SqliteOnlineStore(OnlineStore):
                 check_same_thread=False,
                 cached_statements=512,
             )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
-            conn.executescript(_SCHEMA)
+            with self._lock:  # threads of this process set the file up one at a time
+                self._prepare(conn)
         except sqlite3.Error as exc:
             raise StoreUnavailableError(
                 f"Cannot open the online store {self.path}: {exc}. Check that the directory is "
@@ -109,6 +109,32 @@ class SqliteOnlineStore(OnlineStore):
         with self._lock:
             self._all.append(conn)
         return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """WAL mode and the tables, each only when missing: switching the journal mode and DDL
+        need locks that a first connect racing other processes' writers may be refused at once
+        ("database is locked", without waiting for the busy timeout), so retry until it."""
+        deadline = time.monotonic() + self.options.busy_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                tables = {
+                    name
+                    for (name,) in conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    )
+                }
+                if not {"online_features", "stream_state"} <= tables:
+                    conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
 
     def close(self) -> None:
         with self._lock:
@@ -151,7 +177,8 @@ class SqliteOnlineStore(OnlineStore):
             conn.executemany(_UPSERT, params)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # not when BEGIN itself failed
+                conn.execute("ROLLBACK")
             raise
         return len(params)
 
@@ -178,7 +205,8 @@ class SqliteOnlineStore(OnlineStore):
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # not when BEGIN itself failed
+                conn.execute("ROLLBACK")
             raise
         return len(rows)
 
