@@ -309,13 +309,13 @@ def score_column(
     name = name or reference.name
     first = detectors[0]
     if column is None:
-        empty = _empty(reference, name, first, MISSING_COLUMN, 0, None, _missing_message(name))
+        empty = unscored(reference, name, first, MISSING_COLUMN, 0, None, _missing_message(name))
         return Scored(reference, name, None, empty=empty)
     current = summarize(reference, column)
     short = _shortage(reference, current, min_rows)
     light = replace(current, sorted=None)
     if short:
-        empty = _empty(
+        empty = unscored(
             reference, name, first, NOT_ENOUGH_DATA, current.n, current.missing_rate, short
         )
         return Scored(reference, name, light, empty=empty)
@@ -356,7 +356,7 @@ def _missing_message(name: str) -> str:
     )
 
 
-def _empty(
+def unscored(
     reference: FeatureProfile,
     name: str,
     detector: Detector,
@@ -365,6 +365,7 @@ def _empty(
     missing_current: float | None,
     message: str,
 ) -> FeatureDrift:
+    """A feature that was not tested (no rows, too few, a missing column): never drifted."""
     return FeatureDrift(
         feature=name,
         kind=reference.kind,

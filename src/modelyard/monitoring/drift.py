@@ -43,6 +43,7 @@ from modelyard.monitoring.detectors import (
     Scored,
     WassersteinDetector,
     score_column,
+    unscored,
 )
 from modelyard.monitoring.profile import default_workers
 
@@ -142,19 +143,14 @@ def detect_drift(
 
 
 def _no_rows(reference: FeatureProfile, detector: Detector) -> Scored:
-    empty = FeatureDrift(
-        feature=reference.name,
-        kind=reference.kind,
-        method=detector.method,
-        statistic=None,
-        p_value=None,
-        threshold=detector.cutoff,
-        drifted=False,
-        n_reference=reference.count,
-        n_current=0,
-        status=NOT_ENOUGH_DATA,
-        message="not enough data: the window has no rows",
-        missing_reference=reference.missing_rate,
+    empty = unscored(
+        reference,
+        reference.name,
+        detector,
+        NOT_ENOUGH_DATA,
+        0,
+        None,
+        "not enough data: the window has no rows",
     )
     return Scored(reference, reference.name, None, empty=empty)
 

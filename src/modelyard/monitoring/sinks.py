@@ -16,9 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,33 +70,20 @@ def _log(sink: LogSink, payload: Mapping[str, Any], body: bytes) -> tuple[bool, 
 
 
 def _webhook(sink: WebhookSink, event: str, body: bytes) -> tuple[bool, str, str]:
-    from modelyard.registry import sign
+    from modelyard.registry import post_json
 
-    detail = ""
-    for attempt in range(sink.attempts):
-        stamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "modelyard-monitoring",
-            "X-Modelyard-Event": event,
-            "X-Modelyard-Timestamp": stamp,
-        }
-        if sink.secret:
-            headers["X-Modelyard-Signature"] = sign(sink.secret, stamp, body)
-        request = urllib.request.Request(sink.url, data=body, method="POST", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=sink.timeout_s) as response:
-                return True, f"HTTP {response.status}", sink.url
-        except urllib.error.HTTPError as exc:
-            detail = f"HTTP {exc.code}"
-            if exc.code < 500:
-                break
-        except (urllib.error.URLError, OSError) as exc:
-            detail = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-        if attempt + 1 < sink.attempts:
-            time.sleep(0.2 * 2**attempt)
-    log.warning("alert webhook to %s failed: %s", sink.url, detail)
-    return False, detail, sink.url
+    ok, detail = post_json(
+        sink.url,
+        body,
+        event=event,
+        secret=sink.secret,
+        agent="modelyard-monitoring",
+        timeout_s=sink.timeout_s,
+        attempts=sink.attempts,
+    )
+    if not ok:
+        log.warning("alert webhook to %s failed: %s", sink.url, detail)
+    return ok, detail, sink.url
 
 
 def _command(sink: CommandSink, body: bytes) -> tuple[bool, str, str]:

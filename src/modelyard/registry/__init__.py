@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard.registry.client import RegistryClient, StagePeriod
-from modelyard.registry.hooks import PromotionEvent, sign, verify_signature
+from modelyard.registry.hooks import PromotionEvent, post_json, sign, verify_signature
 from modelyard.registry.uris import ModelRef, RunRef, parse_model_uri
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "StagePeriod",
     "load_model",
     "parse_model_uri",
+    "post_json",
     "promote",
     "register_model",
     "sign",

@@ -65,26 +65,31 @@ def verify_signature(
     return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def deliver_webhook(
-    hook: Webhook, event: PromotionEvent, *, timeout_s: float = 3.0, attempts: int = 3
+def post_json(
+    url: str,
+    body: bytes,
+    *,
+    event: str,
+    secret: str | None,
+    agent: str = "modelyard-webhook",
+    timeout_s: float = 3.0,
+    attempts: int = 3,
 ) -> tuple[bool, str]:
-    """POST the event; retry on network errors and 5xx. Returns (delivered, detail)."""
-    body = json.dumps(event.to_dict(), sort_keys=True).encode()
+    """POST a JSON body with ``X-Modelyard-Event`` / ``-Timestamp`` headers and, with a secret,
+    ``X-Modelyard-Signature``; retry network errors and 5xx with backoff (not 4xx). Returns
+    (delivered, detail). Promotion webhooks and monitoring's webhook sink both send this way."""
     detail = ""
     for attempt in range(attempts):
         stamp = str(int(time.time()))
-        request = urllib.request.Request(
-            hook.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "modelyard-webhook",
-                "X-Modelyard-Event": EVENT,
-                "X-Modelyard-Timestamp": stamp,
-                "X-Modelyard-Signature": sign(hook.secret, stamp, body),
-            },
-        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": agent,
+            "X-Modelyard-Event": event,
+            "X-Modelyard-Timestamp": stamp,
+        }
+        if secret:
+            headers["X-Modelyard-Signature"] = sign(secret, stamp, body)
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return True, f"HTTP {response.status}"
@@ -94,6 +99,19 @@ def deliver_webhook(
                 break
         except (urllib.error.URLError, OSError) as exc:
             detail = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-        time.sleep(0.2 * 2**attempt)
-    log.warning("webhook %s to %s failed: %s", hook.webhook_id, hook.url, detail)
+        if attempt + 1 < attempts:
+            time.sleep(0.2 * 2**attempt)
     return False, detail
+
+
+def deliver_webhook(
+    hook: Webhook, event: PromotionEvent, *, timeout_s: float = 3.0, attempts: int = 3
+) -> tuple[bool, str]:
+    """POST the event, signed; retry on network errors and 5xx. Returns (delivered, detail)."""
+    body = json.dumps(event.to_dict(), sort_keys=True).encode()
+    ok, detail = post_json(
+        hook.url, body, event=EVENT, secret=hook.secret, timeout_s=timeout_s, attempts=attempts
+    )
+    if not ok:
+        log.warning("webhook %s to %s failed: %s", hook.webhook_id, hook.url, detail)
+    return ok, detail
