@@ -84,3 +84,20 @@ def test_demo_runs(tmp_path: Path) -> None:
 
 def _between(text: str, start: str, end: str) -> str:
     return text[text.index(start) : text.index(end)]
+
+
+def test_a_second_demo_starts_over_but_never_clears_a_foreign_home(tmp_path: Path) -> None:
+    from modelyard.demo import MARKER, _fresh_home
+
+    home = tmp_path / "demo-home"
+    _fresh_home(home)  # new
+    (home / "modelyard.db").write_text("a previous demo's store")
+    _fresh_home(home)  # its own: cleared, marked again
+    assert sorted(p.name for p in home.iterdir()) == [MARKER]
+
+    foreign = tmp_path / "work"
+    foreign.mkdir()
+    (foreign / "modelyard.db").write_text("someone's runs")
+    with pytest.raises(SystemExit, match="did not make"):
+        _fresh_home(foreign)
+    assert (foreign / "modelyard.db").read_text() == "someone's runs"

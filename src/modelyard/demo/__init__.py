@@ -16,7 +16,9 @@ list``, ``modelyard models history fraud-detector``, ``modelyard monitor alerts`
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
+from pathlib import Path
 
 from modelyard.demo.basics import load_and_predict, register_and_promote, track_sklearn
 from modelyard.demo.common import console
@@ -54,6 +56,25 @@ LOOK_AROUND = (
 )
 
 
+MARKER = ".modelyard-demo"
+"""a file in a home the demo made: the next run may start it over"""
+
+
+def _fresh_home(home: Path) -> None:
+    """The demo tells a story from an empty home: a home it made before is cleared; any other
+    non-empty home is left alone (it may hold someone's runs and models)."""
+    if home.is_dir() and any(home.iterdir()):
+        if not (home / MARKER).is_file():
+            raise SystemExit(
+                f"{home} already holds a modelyard workspace that the demo did not make; "
+                "run the demo in another home: python -m modelyard.demo --home /tmp/demo"
+            )
+        console.print(f"starting over: removing the previous demo's stores in {home}")
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MARKER).write_text("made by python -m modelyard.demo; the next run clears it\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m modelyard.demo", description=__doc__)
     parser.add_argument("--home", help="MODELYARD_HOME for the demo (default: ./.modelyard)")
@@ -62,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     from modelyard.config import Settings
     from modelyard.storage import Workspace
 
-    ws = Workspace(Settings.resolve(home=args.home))
+    settings = Settings.resolve(home=args.home)
+    _fresh_home(Path(settings.home))
+    ws = Workspace(settings)
     start = time.perf_counter()
     console.print(f"[bold]modelyard demo[/] — home: {ws.settings.home}")
     tracked = track_sklearn(ws)
