@@ -72,6 +72,13 @@ def test_features_workflow(repo: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0 and "spend" in out
     code, out, _ = run(capsys, "features", "show", "spend", "--json")
     assert len(json.loads(out)["materializations"]) == 2
+    # a changed definition is a new version: it starts from the beginning, and says so
+    (repo / "features.yaml").write_text(YAML.replace("ttl: 1d", "ttl: 2d"))
+    run(capsys, "features", "apply", str(repo / "features.yaml"))
+    code, out, _ = run(capsys, "features", "materialize-incremental", "--end", "2026-01-04")
+    assert code == 0 and "New versions start from the beginning" in out and "spend v2" in out
+    code, out, _ = run(capsys, "features", "check-parity", "--service", "svc", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
 
 
 def test_cli_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

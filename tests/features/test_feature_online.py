@@ -107,6 +107,33 @@ def test_materialize_incremental_remembers_where_it_stopped(
     assert len(events) == 2
 
 
+def test_a_new_version_is_materialized_from_the_beginning(
+    store: FeatureStore, tmp_path: Path
+) -> None:
+    """A changed definition (new version) does not resume from the old version's end: entities
+    with no new events would keep rows without the new features."""
+    _apply(store, tmp_path)
+    store.materialize_incremental(end=T0 + 4 * H, views=["profile"])
+    store.apply(
+        [
+            FeatureView(
+                name="profile",
+                entities=["customer"],
+                source=str(tmp_path / "customers.parquet"),
+                timestamp_field="event_ts",
+                features={"segment": "string", "visits": "int64"},
+            )
+        ]
+    )
+    [again] = store.materialize_incremental(end=T0 + 4 * H, views=["profile"])
+    assert (again.version, again.start, again.rows) == (2, 0, 3)
+    got = store.get_online_features(["profile:visits"], [{"customer_id": "b"}])
+    assert (got.values, got.statuses) == ([[3]], [["present"]])
+    assert store.check_parity(["profile"]).ok
+    [resumed] = store.materialize_incremental(end=T0 + 12 * H, views=["profile"])
+    assert (resumed.version, resumed.start) == (2, again.end)
+
+
 def test_push_writes_online_and_offline(store: FeatureStore, tmp_path: Path) -> None:
     _apply(store, tmp_path)
     pushed = pd.DataFrame(

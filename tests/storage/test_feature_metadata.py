@@ -37,6 +37,11 @@ def test_definitions_versions_and_audit(metadata_uri: str) -> None:
     assert meta.last_materialized("v") == 2000
     assert [m.rows for m in meta.list_materializations("v")] == [3, 5]
     assert meta.last_materialized("other") is None
+    # the watermark of a version is its own: version 3 has not been materialized
+    assert meta.last_materialized("v", 2) == 2000
+    assert meta.last_materialized("v", 3) is None
+    meta.record_materialization("v", 3, 0, 1500, 4, actor="ann")
+    assert (meta.last_materialized("v", 3), meta.last_materialized("v", 2)) == (1500, 2000)
     store.close()
 
 

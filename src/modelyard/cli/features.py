@@ -143,17 +143,20 @@ def _mat_line(m: Any) -> str:
     return f"v{m.version} {fmt_time(m.start)} .. {fmt_time(m.end)}: {m.rows} rows ({fmt_time(m.created_at)})"
 
 
-def _run_materialize(func: Any, views: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
+def _run_materialize(func: Any, views: tuple[str, ...], as_json: bool, **kwargs: Any) -> list[Any]:
     with progress("materializing rows") as advance:
-        done = func(views=list(views) or None, progress=lambda _v, n: advance(n), **kwargs)
+        done: list[Any] = func(
+            views=list(views) or None, progress=lambda _v, n: advance(n), **kwargs
+        )
     if as_json:
         print_json([_mat(m) | {"view": m.view} for m in done])
-        return
+        return done
     print_table(
         "Materialized",
         ("view", "version", "start", "end", "rows"),
         [(m.view, m.version, fmt_time(m.start), fmt_time(m.end), m.rows) for m in done],
     )
+    return done
 
 
 @features.command("materialize")
@@ -175,8 +178,15 @@ def materialize_cmd(ws: Any, start: str, end: str, views: tuple[str, ...], as_js
 def materialize_incremental_cmd(
     ws: Any, end: str | None, views: tuple[str, ...], as_json: bool
 ) -> None:
-    """Materialize from where the last run of each view stopped up to END."""
-    _run_materialize(_store(ws).materialize_incremental, views, as_json, end=end)
+    """Materialize from where the last run of each view's current version stopped up to END
+    (a version never materialized starts from the beginning)."""
+    done = _run_materialize(_store(ws).materialize_incremental, views, as_json, end=end)
+    fresh = [m for m in done if m.start == 0 and m.version > 1]
+    if fresh and not as_json:
+        console().print(
+            "New versions start from the beginning (rows an older version wrote online lack "
+            "their changes): " + ", ".join(f"{m.view} v{m.version}" for m in fresh)
+        )
 
 
 def _features_arg(service: str | None, refs: tuple[str, ...]) -> Any:

@@ -140,13 +140,14 @@ class FeatureStore:
         views: Sequence[str] | None = None,
         progress: Progress | None = None,
     ) -> list[Materialization]:
-        """Materialize from where the last materialization of each view stopped (from the
-        beginning the first time) up to ``end`` (default: now)."""
+        """Materialize from where the last materialization of each view's current version
+        stopped up to ``end`` (default: now). A version never materialized starts from the
+        beginning: the rows an older version wrote online lack what the new one changed."""
         end_ms = _ms(end, int(time.time() * 1000))
         meta = self.workspace.metadata.features
 
         def window(view: str) -> tuple[int, int]:
-            last = meta.last_materialized(view)
+            last = meta.last_materialized(view, self.cache.view(view)[0])
             return (0 if last is None else last, end_ms)
 
         return materialize_views(self.workspace, self.cache, views, window, progress)
@@ -216,7 +217,7 @@ class FeatureStore:
     ) -> ParityReport:
         """Compare offline point-in-time values with online values for up to ``sample``
         entities per view at one instant (default: where the last materialization of the
-        views ended, else now)."""
+        views' current versions ended, else now)."""
         import pyarrow as pa
 
         resolved = resolve_features(self.cache, features)
@@ -242,7 +243,11 @@ class FeatureStore:
 
     def _default_instant(self, views: Sequence[str]) -> int:
         meta = self.workspace.metadata.features
-        ends = [e for e in (meta.last_materialized(v) for v in views) if e is not None]
+        ends = [
+            e
+            for e in (meta.last_materialized(v, self.cache.view(v)[0]) for v in views)
+            if e is not None
+        ]
         return min(ends) if ends else int(time.time() * 1000)
 
     # -- training sets ----------------------------------------------------------------------

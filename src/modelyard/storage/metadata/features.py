@@ -243,11 +243,16 @@ class FeatureMetadataStore:
                 for r in rows
             ]
 
-    def last_materialized(self, view: str) -> int | None:
-        """The latest ``end`` any materialization of ``view`` reached (ms), or None."""
+    def last_materialized(self, view: str, version: int | None = None) -> int | None:
+        """The latest ``end`` a materialization of ``view`` reached (ms), or None; with
+        ``version``, only materializations of that version count (the rows an older version
+        wrote online lack what a new version changed)."""
         c = t.feature_materializations.c
+        query = sa.select(sa.func.max(c.end_ts)).where(c.view == view)
+        if version is not None:
+            query = query.where(c.version == version)
         with self.db.read() as conn:
-            value = conn.execute(sa.select(sa.func.max(c.end_ts)).where(c.view == view)).scalar()
+            value = conn.execute(query).scalar()
         return None if value is None else int(value)
 
     # -- lineage ----------------------------------------------------------------------------
