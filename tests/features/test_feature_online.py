@@ -170,6 +170,16 @@ def test_bad_pushes_write_nothing(store: FeatureStore, tmp_path: Path) -> None:
         ({k: v for k, v in good.items() if k != "visits"}, "row 1 has no column 'visits'"),
         ({**good, "vists": 1}, "unknown column 'vists'"),
         ({**good, "customer_id": None}, "join key 'customer_id' must be a string"),
+        (
+            {**good, "visits": 2**70},
+            r"row 1 of 'stats': 'visits' is int64, but 1180591620717411303424 is out of its range",
+        ),
+        ({**good, "visits": -(2**63) - 1}, "'visits' is int64, but -9223372036854775809 is out"),
+        (
+            {**good, "customer_id": 2**64},
+            "join key 'customer_id' must be .* got 18446744073709551616",
+        ),
+        ({**good, "event_ts": 2**62}, "'event_ts' must be a time, got 4611686018427387904"),
     ]
     for row, message in cases:
         with pytest.raises(DataValidationError, match=message):

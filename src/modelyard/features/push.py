@@ -28,6 +28,11 @@ _CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
 
 
 _ABSENT = object()
+_INT64 = range(-(2**63), 2**63)
+
+
+def _is_int64(value: Any) -> bool:
+    return isinstance(value, int) and value in _INT64
 
 
 def to_epoch_ms(value: Any) -> int:
@@ -72,6 +77,15 @@ def _check_value(view: str, column: str, dtype: str, i: int, value: Any) -> Any:
     ok = isinstance(value, kinds) and not (dtype != "bool" and isinstance(value, bool))
     if dtype == "float64" and ok:
         return float(value)
+    if ok and dtype == "int64" and not _is_int64(value):
+        raise DataValidationError(
+            f"Pushed row {i} of {view!r}: {column!r} is int64, but {value!r} is out of its "
+            f"range ({_INT64.start} to {_INT64.stop - 1}). Nothing was written.",
+            view=view,
+            column=column,
+            row=i,
+            value=repr(value),
+        )
     if not ok:
         raise DataValidationError(
             f"Pushed row {i} of {view!r}: {column!r} must be {label} ({dtype}), got "
@@ -118,19 +132,22 @@ def _validate(
         for i, v in enumerate(columns[key]):
             if hasattr(v, "item"):  # numpy scalar
                 v = columns[key][i] = v.item()
-            if isinstance(v, bool) or not isinstance(v, (str, int)):
+            if isinstance(v, bool) or not (isinstance(v, str) or _is_int64(v)):
                 raise DataValidationError(
                     f"Pushed row {i} of {view.name!r}: join key {key!r} must be a string or an "
-                    f"integer, got {v!r}. Nothing was written.",
+                    f"integer (int64), got {v!r}. Nothing was written.",
                     view=view.name,
                     column=key,
                     row=i,
+                    value=repr(v),
                 )
     stamps = []
     for i, v in enumerate(columns[view.timestamp_field]):
         try:
             stamps.append(to_epoch_ms(v))
-        except (ValueError, TypeError):
+            if not _is_int64(stamps[-1] * 1000):  # stored in microseconds
+                raise ValueError("out of range")
+        except (ValueError, TypeError, OverflowError):
             raise DataValidationError(
                 f"Pushed row {i} of {view.name!r}: {view.timestamp_field!r} must be a time, got "
                 f"{v!r}. Nothing was written.",
