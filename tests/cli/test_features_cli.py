@@ -98,3 +98,7 @@ def test_cli_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
         capsys, "features", "check-parity", "--service", "svc", "--at", "2026-01-02T12:00"
     )
     assert code == 1 and "mismatches" in out.lower()
+    code, _, err = run(
+        capsys, "features", "materialize", "--start", "2026-03-01", "--end", "2026-01-01"
+    )
+    assert code == 2 and "(2026-03-01T00:00:00Z > 2026-01-01T00:00:00Z)" in err

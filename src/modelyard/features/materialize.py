@@ -4,6 +4,7 @@ knows where the last run stopped)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -33,6 +34,11 @@ def _rows(batch: Any, join_keys: Sequence[str], features: Sequence[str]) -> Iter
         )
 
 
+def _iso(ms: int) -> str:
+    stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    return stamp.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")[:-6] + "Z"
+
+
 def materialize_views(
     workspace: Workspace,
     cache: DefinitionCache,
@@ -57,8 +63,12 @@ def materialize_views(
         start, end = window(name)
         if start > end:
             raise InvalidArgumentError(
-                f"Materialization window of {name!r} starts after it ends ({start} > {end}).",
+                f"Materialization window of {name!r} starts after it ends ({_iso(start)} > "
+                f"{_iso(end)}); give an end at or after the start (an incremental run starts "
+                "where the last one of the view's version ended).",
                 view=name,
+                start=_iso(start),
+                end=_iso(end),
             )
         plan = view_query(view, cache.join_keys(view))
         features = list(plan.features)
