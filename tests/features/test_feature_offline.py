@@ -4,6 +4,7 @@ composite keys and several views at once."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +237,26 @@ def test_entity_rows_missing_keys_or_times(fs: FeatureStore, tmp_path: Path) -> 
         fs.get_historical_features(
             pd.DataFrame({"customer_id": ["1"], "event_timestamp": [T0]}), ["a"]
         )
+    empty = pd.DataFrame({"customer_id": [], "event_timestamp": []})  # pandas: float64
+    with pytest.raises(DataValidationError, match=r"entity frame is empty \(0 rows\)"):
+        fs.get_historical_features(empty, ["a"])
+    typed = empty.astype({"customer_id": "int64", "event_timestamp": "datetime64[ns]"})
+    assert fs.get_historical_features(typed, ["a"]).empty  # typed and empty: no rows, no error
+
+
+def test_a_missing_entity_file_is_named_as_such(
+    fs: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(fs, tmp_path, 0)
+    monkeypatch.chdir(tmp_path)
+    expected = re.escape(
+        "The entity file 'rows.parquet' does not exist: no file matches it. Check the path "
+        f"(a relative path is resolved against the current directory, {tmp_path})."
+    )
+    with pytest.raises(NotFoundError, match=expected):
+        fs.get_historical_features("rows.parquet", ["a"])
+    with pytest.raises(NotFoundError, match=expected):
+        fs.get_training_set(["a"], "rows.parquet")
 
 
 def test_unknown_features_suggest_close_names(fs: FeatureStore, tmp_path: Path) -> None:

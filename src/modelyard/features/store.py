@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from modelyard.entities import FeatureDefinitionRecord, Materialization, OfflineSource
+from modelyard.entities import FeatureDefinitionRecord, Materialization
 from modelyard.errors import InvalidArgumentError
 from modelyard.features.definitions import Definition, Entity, FeatureService, FeatureView
 from modelyard.features.loader import load_definitions
@@ -264,7 +264,7 @@ class FeatureStore:
         feature view versions used."""
         rows = to_arrow(entities)
         if isinstance(rows, str):
-            columns = self.workspace.offline.describe_source(OfflineSource(path=rows))
+            columns = self.workspace.offline.describe_entity_file(rows)
         else:
             columns = {f.name: str(f.type).upper() for f in rows.schema}
         ts_column = pick_timestamp_column(columns, timestamp_column)

@@ -48,6 +48,11 @@ class OfflineStore(abc.ABC):
     def describe_source(self, source: OfflineSource) -> dict[str, str]:
         """Column name -> type of a source (checks that it exists and can be read)."""
 
+    def describe_entity_file(self, path: str) -> dict[str, str]:
+        """Column name -> type of a Parquet / CSV file of entity rows (a missing file is
+        reported as an entity file, not as a feature view's source)."""
+        return self.describe_source(OfflineSource(path=path))
+
     @abc.abstractmethod
     def append_log(self, log: str, table: Any, name: str | None = None) -> str:
         """Append rows (a ``pyarrow.Table``) to the named log; returns the file written.

@@ -38,6 +38,16 @@ __all__ = ["DuckDBOfflineOptions", "DuckDBOfflineStore"]
 _CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")
 _NUMERIC = ("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "INTEGER")
 
+_NO_SOURCE = (
+    "The source of {what} does not exist: no file matches {path}. Check the path (relative "
+    "paths are resolved against the definition file's directory when it is applied) or write "
+    "the data first."
+)
+_NO_ENTITY_FILE = (
+    "The entity file {path} does not exist: no file matches it. Check the path (a relative path "
+    "is resolved against the current directory, {cwd})."
+)
+
 
 class DuckDBOfflineOptions(BaseModel):
     """Options of the DuckDB offline store (query parameters of its URI)."""
@@ -157,8 +167,9 @@ class DuckDBOfflineStore(OfflineStore):
             return os.path.isdir(path.removeprefix("file://"))
         return bool(self._fs(scheme).isdir(path))
 
-    def _location(self, source: OfflineSource, what: str) -> str | None:
-        """The glob DuckDB reads for a path or log source (None: an empty log)."""
+    def _location(self, source: OfflineSource, what: str, missing: str = _NO_SOURCE) -> str | None:
+        """The glob DuckDB reads for a path or log source (None: an empty log); ``missing``:
+        the error when no file matches (``{what}``, ``{path}`` filled in)."""
         if source.log is not None:
             return self._log_glob(source.log) if self.has_log(source.log) else None
         assert source.path is not None
@@ -169,9 +180,7 @@ class DuckDBOfflineStore(OfflineStore):
             pattern = f"{path.rstrip('/')}/**/*.{'csv' if fmt == 'csv' else 'parquet'}"
         if not self._glob(pattern):
             raise NotFoundError(
-                f"The source of {what} does not exist: no file matches {source.path!r}. "
-                "Check the path (relative paths are resolved against the definition file's "
-                "directory when it is applied) or write the data first.",
+                missing.format(what=what, path=repr(source.path), cwd=os.getcwd()),
                 path=source.path,
             )
         return pattern
@@ -188,8 +197,8 @@ class DuckDBOfflineStore(OfflineStore):
         return bool(self._glob(self._log_glob(log)))
 
     # -- describing -------------------------------------------------------------------------
-    def _relation(self, source: OfflineSource, what: str) -> str | None:
-        location = None if source.query is not None else self._location(source, what)
+    def _relation(self, source: OfflineSource, what: str, missing: str = _NO_SOURCE) -> str | None:
+        location = None if source.query is not None else self._location(source, what, missing)
         if location is None and source.query is None:
             return None
         fmt = source.format or (_infer_format(location) if location else None)
@@ -212,6 +221,14 @@ class DuckDBOfflineStore(OfflineStore):
             relation = self._relation(source, what)
             if relation is None:
                 return {}
+            return self._describe(cur, relation, what)
+
+    def describe_entity_file(self, path: str) -> dict[str, str]:
+        what = f"the entity file {path!r}"
+        with self._cursor() as cur:
+            source = OfflineSource(path=path, format=_infer_format(path))
+            relation = self._relation(source, what, _NO_ENTITY_FILE)
+            assert relation is not None
             return self._describe(cur, relation, what)
 
     def _run(self, cur: Any, query: str, what: str) -> Any:
@@ -277,7 +294,7 @@ class DuckDBOfflineStore(OfflineStore):
             described = self._describe(cur, relation, "the entity rows")
             _check_entity_columns(described, timestamp_column, views)
             self._check_times_present(cur, entities, relation, timestamp_column, n_rows)
-            ts = sql.timestamp_expr(timestamp_column, described[timestamp_column], "entity rows")
+            ts = _entity_times(timestamp_column, described[timestamp_column], n_rows)
             joined = [
                 (view, self._rows_sql(cur, view, [c for c, _ in view.outputs])) for view in views
             ]
@@ -299,7 +316,7 @@ class DuckDBOfflineStore(OfflineStore):
             return sql.ident(name), entities.num_rows
         path = str(entities)
         source = OfflineSource(path=path, format=_infer_format(path))
-        relation = self._relation(source, f"the entity file {path!r}")
+        relation = self._relation(source, f"the entity file {path!r}", _NO_ENTITY_FILE)
         assert relation is not None
         return f"(SELECT *, row_number() OVER () - 1 AS __row FROM {relation})", None
 
@@ -452,6 +469,22 @@ def _null_count(entities: EntityInput, column: str) -> int | None:
     if isinstance(entities, pa.Table) and column in entities.column_names:
         return int(entities.column(column).null_count)
     return None
+
+
+def _entity_times(column: str, dtype: str, n_rows: int | None) -> str:
+    """The entity rows' time column as a timestamp; an empty frame (whose columns pandas types
+    as it likes) is reported as empty, not as holding the wrong type."""
+    try:
+        return sql.timestamp_expr(column, dtype, "entity rows")
+    except DataValidationError:
+        if n_rows != 0:
+            raise
+        raise DataValidationError(
+            f"The entity frame is empty (0 rows), so its time column {column!r} holds no times "
+            f"(it was typed {dtype}); pass at least one entity row.",
+            column=column,
+            rows=0,
+        ) from None
 
 
 def _restore_order(table: Any) -> Any:
