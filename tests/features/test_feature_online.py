@@ -190,6 +190,25 @@ def test_bad_pushes_write_nothing(store: FeatureStore, tmp_path: Path) -> None:
     assert not store.workspace.offline.has_log("stats")
 
 
+def test_bad_entity_keys_are_refused_on_read(store: FeatureStore, tmp_path: Path) -> None:
+    """Keys push would refuse are an error on read too, not a silent not_found."""
+    _apply(store, tmp_path)
+    for bad, shown in [(None, "None"), ([1], r"\[1\]"), (1.5, "1.5"), (True, "True")]:
+        message = (
+            rf"Entity row 1: join key 'customer_id' must be a string or an integer, got {shown}"
+        )
+        with pytest.raises(DataValidationError, match=message):
+            store.get_online_features(["stats:spend"], [{"customer_id": "a"}, {"customer_id": bad}])
+        with pytest.raises(DataValidationError, match=message):
+            store.get_online_features(["stats:spend"], {"customer_id": ["a", bad]})
+    store.materialize(T0, T0 + 4 * H)
+    store.workspace.online.write("stats", [("42", int(T0.timestamp() * 1000), {"spend": 7.0})])
+    got = store.get_online_features(
+        ["stats:spend"], {"customer_id": [42, 42.0, np.int64(42)]}, now=T0 + H
+    )
+    assert got.values == [[7.0]] * 3  # 42.0 and numpy integers name the entity "42"
+
+
 def test_read_layouts_agree(store: FeatureStore, tmp_path: Path) -> None:
     """Rows and columns, text and integer keys, features interleaved across views, values a
     row does not hold: every read path gives the same answer."""

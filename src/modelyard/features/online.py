@@ -109,7 +109,8 @@ class OnlinePlan:
             if single is not None:  # one text key per row: the keys are the values themselves
                 keys.append(single)
             else:
-                keys.append(tuple(entity_key(get(view.join_keys, i)) for i in range(n)))
+                names = view.join_keys
+                keys.append(tuple(_read_key(names, get(names, i), i) for i in range(n)))
         return n, keys
 
     def read(
@@ -163,6 +164,30 @@ class OnlinePlan:
                         status[p] = PRESENT
                         stamp[p] = row.event_ms
         return OnlineFeatures(self.feature_names, values, statuses, stamps)
+
+
+def _read_key(names: tuple[str, ...], values: list[Any], row: int) -> str:
+    """The entity key of one row, its values checked as push checks them (text or an integer;
+    an integral float names the same entity as the integer): anything else is an error, not a
+    silent not_found."""
+    for name, value in zip(names, values):
+        kind = type(value)
+        if kind is not str and kind is not int:  # the common cases cost one check
+            _check_key(name, value, row)
+    return entity_key(values)
+
+
+def _check_key(name: str, value: Any, row: int) -> None:
+    plain = value.item() if hasattr(value, "item") else value  # numpy scalars
+    if isinstance(plain, float) and plain.is_integer():
+        return
+    if isinstance(plain, bool) or not isinstance(plain, (str, int)):
+        raise DataValidationError(
+            f"Entity row {row}: join key {name!r} must be a string or an integer, got {value!r}.",
+            key=name,
+            row=row,
+            value=repr(value),
+        )
 
 
 def _single_key_column(
