@@ -87,6 +87,12 @@ def test_cli_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "bad.yaml").write_text(YAML.replace("ttl: 1d", "ttl: one day"))
     code, _, err = run(capsys, "features", "apply", str(repo / "bad.yaml"))
     assert code == 2 and "feature_views[0].ttl" in err
+    # field and reference problems in one report (names like feature_service[svc] intact)
+    bad = YAML.replace("ttl: 1d", "ttl: soon").replace("features: [spend]", "features: [spent]")
+    (repo / "bad.yaml").write_text(bad)
+    code, _, err = run(capsys, "features", "apply", str(repo / "bad.yaml"))
+    assert code == 2 and "2 problem(s)" in err and "feature_views[0].ttl" in err
+    assert "feature_service[svc].features: unknown feature view 'spent'" in err
     run(capsys, "features", "apply", str(repo / "features.yaml"))
     code, _, err = run(capsys, "features", "get", "--feature", "spend:amont", "-e", "customer_id=a")
     assert code == 3 and "did you mean 'spend:amount'" in err

@@ -126,6 +126,40 @@ def test_every_problem_is_reported_with_its_path() -> None:
     assert "feature_views[1].aggregations.0.function" in text
 
 
+def test_apply_reports_every_problem_of_every_file_at_once(
+    fs: FeatureStore, tmp_path: Path
+) -> None:
+    """Field problems (in every file), references and sources in one error; a reference to a
+    definition that is itself invalid is not reported again as unknown."""
+    _data(tmp_path)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.yaml").write_text(
+        YAML.replace("ttl: 7d", "ttl: soon")  # spend is invalid; the service refers to it
+        .replace(
+            'entities: [customer]\n    source: "SELECT', 'entities: [custmer]\n    source: "SELECT'
+        )
+        .replace("data/tx.parquet", str(tmp_path / "data" / "tx.parquet"))
+    )
+    (repo / "b.yaml").write_text(
+        "feature_views:\n"
+        "  - {name: late, entities: [customer], source: ../data/tx.parquet, timestamp_field: ts,\n"
+        "     features: {amout: float64}}\n"
+        "  - {name: odd, entities: [customer], features: {x: decimal}}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        fs.apply(repo)
+    problems = info.value.details["problems"]
+    assert len(problems) == 4, problems
+    text = info.value.message
+    assert f"{repo / 'a.yaml'}: feature_views[0].ttl: Invalid duration 'soon'" in text
+    assert f"{repo / 'b.yaml'}: feature_views[1].features.0.dtype: unknown dtype 'decimal'" in text
+    assert "feature_view[spend_windows].entities: unknown entity 'custmer'" in text
+    assert "feature_view[late].source: no column 'amout' (did you mean 'amount'?)" in text
+    assert "fraud" not in text  # its reference to the invalid 'spend' is no news
+    assert fs.list_definitions() == []
+
+
 def test_cross_references_are_checked(fs: FeatureStore, tmp_path: Path) -> None:
     _data(tmp_path)
     source = str(tmp_path / "data" / "tx.parquet")

@@ -78,7 +78,10 @@ def print_error(exc: Any) -> None:
     if "--json" in sys.argv:
         click.echo(json.dumps(exc.to_dict(), default=str), err=True)
         return
-    console(stderr=True).print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    # escaped: messages name things like feature_view[v], which rich would take for markup
+    console(stderr=True).print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
 
 
 @contextmanager

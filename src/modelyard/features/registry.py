@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from modelyard.features.definitions import (
     FeatureView,
     Source,
 )
+from modelyard.features.loader import Collected
 from modelyard.storage import Workspace
 
 __all__ = ["AppliedDefinition", "DefinitionCache", "apply_definitions"]
@@ -43,11 +44,15 @@ def apply_definitions(
     definitions: Sequence[Definition],
     *,
     validate_sources: bool = True,
+    loaded: Collected | None = None,
 ) -> list[AppliedDefinition]:
-    """Check the definitions against each other, the registry and their sources (every problem
-    at once), then store them in one transaction."""
+    """Check the definitions against each other, the registry and their sources, then store
+    them in one transaction. ``loaded``: what the loader found (its valid definitions are
+    ``definitions``); its problems are reported together with these checks' (every problem at
+    once), and a reference to a definition that failed is not reported again as unknown."""
     meta = workspace.metadata.features
-    problems = _cross_check(definitions, meta)
+    problems = list(loaded.problems) if loaded else []
+    problems += _cross_check(definitions, meta, loaded.is_invalid if loaded else None)
     if validate_sources:
         problems += _check_sources(workspace, definitions)
     if problems:
@@ -64,7 +69,9 @@ def apply_definitions(
     return [AppliedDefinition(r.kind, r.name, r.version, status) for r, status in stored]
 
 
-def _cross_check(definitions: Sequence[Definition], meta: Any) -> list[str]:
+def _cross_check(
+    definitions: Sequence[Definition], meta: Any, failed: Callable[[str], bool] | None = None
+) -> list[str]:
     problems: list[str] = []
     seen: dict[tuple[str, str], int] = {}
     for d in definitions:
@@ -83,13 +90,16 @@ def _cross_check(definitions: Sequence[Definition], meta: Any) -> list[str]:
     for d in definitions:
         if isinstance(d, FeatureView):
             for e in d.entities:
-                if e not in entities:
+                if e not in entities and not (failed and failed(e)):
                     problems.append(
                         f"feature_view[{d.name}].entities: unknown entity {e!r}"
                         f"{suggest(e, list(entities))}"
                     )
         elif isinstance(d, FeatureService):
             for ref in d.features:
+                view_name = ref.partition(":")[0]
+                if view_name not in views and failed and failed(view_name):
+                    continue  # that view's own problems are reported
                 problem = _check_ref(ref, views)
                 if problem:
                     problems.append(f"feature_service[{d.name}].features: {problem}")

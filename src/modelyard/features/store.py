@@ -12,7 +12,7 @@ from typing import Any
 from modelyard.entities import FeatureDefinitionRecord, Materialization
 from modelyard.errors import InvalidArgumentError
 from modelyard.features.definitions import Definition, Entity, FeatureService, FeatureView
-from modelyard.features.loader import load_definitions
+from modelyard.features.loader import collect_definitions
 from modelyard.features.materialize import Progress, materialize_views
 from modelyard.features.offline import get_historical_features, to_arrow
 from modelyard.features.online import EntityRows, OnlineFeatures, OnlinePlan
@@ -61,10 +61,12 @@ class FeatureStore:
     ) -> list[AppliedDefinition]:
         """Register definitions (objects, or a .py / .yaml file or directory of them). A changed
         definition becomes a new version; unchanged ones are left alone."""
+        loaded = None
         if isinstance(definitions, (str, os.PathLike)):
-            definitions = load_definitions(definitions)
+            loaded = collect_definitions(definitions)
+            definitions = loaded.definitions
         applied = apply_definitions(
-            self.workspace, list(definitions), validate_sources=validate_sources
+            self.workspace, list(definitions), validate_sources=validate_sources, loaded=loaded
         )
         self.cache.invalidate()
         return applied

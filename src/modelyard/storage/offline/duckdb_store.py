@@ -43,6 +43,11 @@ _NO_SOURCE = (
     "paths are resolved against the definition file's directory when it is applied) or write "
     "the data first."
 )
+_NO_SOURCE_FILE = (
+    "The source {path} does not exist: no file matches it. Check the path (relative paths are "
+    "resolved against the definition file's directory when it is applied) or write the data "
+    "first."
+)
 _NO_ENTITY_FILE = (
     "The entity file {path} does not exist: no file matches it. Check the path (a relative path "
     "is resolved against the current directory, {cwd})."
@@ -218,7 +223,7 @@ class DuckDBOfflineStore(OfflineStore):
     def describe_source(self, source: OfflineSource) -> dict[str, str]:
         what = f"source {source.describe()!r}"
         with self._cursor() as cur:
-            relation = self._relation(source, what)
+            relation = self._relation(source, what, _NO_SOURCE_FILE)
             if relation is None:
                 return {}
             return self._describe(cur, relation, what)
