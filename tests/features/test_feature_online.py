@@ -193,7 +193,14 @@ def test_bad_pushes_write_nothing(store: FeatureStore, tmp_path: Path) -> None:
 def test_bad_entity_keys_are_refused_on_read(store: FeatureStore, tmp_path: Path) -> None:
     """Keys push would refuse are an error on read too, not a silent not_found."""
     _apply(store, tmp_path)
-    for bad, shown in [(None, "None"), ([1], r"\[1\]"), (1.5, "1.5"), (True, "True")]:
+    cases = [
+        (None, "None"),
+        ([1], r"\[1\]"),
+        (1.5, "1.5"),
+        (True, "True"),
+        (np.array([1, 2]), "arr"),
+    ]
+    for bad, shown in cases:
         message = (
             rf"Entity row 1: join key 'customer_id' must be a string or an integer, got {shown}"
         )

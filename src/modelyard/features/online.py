@@ -178,7 +178,10 @@ def _read_key(names: tuple[str, ...], values: list[Any], row: int) -> str:
 
 
 def _check_key(name: str, value: Any, row: int) -> None:
-    plain = value.item() if hasattr(value, "item") else value  # numpy scalars
+    try:
+        plain = value.item() if hasattr(value, "item") else value  # numpy scalars
+    except (TypeError, ValueError):  # an array of several values
+        plain = value
     if isinstance(plain, float) and plain.is_integer():
         return
     if isinstance(plain, bool) or not isinstance(plain, (str, int)):
