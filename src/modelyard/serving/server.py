@@ -459,8 +459,10 @@ class ModelServer:
                 reason="busy",
             )
         if dep.limiter is not None:
-            header = dep.spec.rate_limit.client_header if dep.spec.rate_limit else ""
-            wait = dep.limiter.acquire(headers.get(header.lower()) or client)
+            header = dep.spec.rate_limit.client_header if dep.spec.rate_limit else None
+            # the IP address unless a trusted proxy's header is configured: a header the
+            # client sends itself would let it pick a fresh bucket for every request
+            wait = dep.limiter.acquire((header and headers.get(header.lower())) or client)
             if wait:
                 raise RateLimitedError(
                     f"Too many requests from this client for {dep.name!r} (limit "
