@@ -288,10 +288,18 @@ def test_metrics_and_prediction_log(workspace: Workspace, model_dirs: dict[str, 
         assert metric(srv.base, "modelyard_requests_total", **labels, code="422") == 1
         assert metric(srv.base, "modelyard_predicted_rows_total", **labels) == 2
         assert metric(srv.base, "modelyard_request_latency_seconds_count", **labels) == 1
-        assert metric(srv.base, "modelyard_errors_total", deployment="fraud", kind="invalid") == 1
-        assert metric(srv.base, "modelyard_batch_size_sum", model="fraud", version="1") == 2
+        assert metric(srv.base, "modelyard_errors_total", **labels, kind="invalid") == 1
+        unknown = predict(srv.base, "nope", [row(0)])  # refused before a variant was chosen
+        assert unknown.status_code == 404
+        nothing = {"deployment": "nope", "model": "", "version": "", "variant": ""}
+        assert metric(srv.base, "modelyard_errors_total", **nothing, kind="not_found") == 1
+        assert metric(srv.base, "modelyard_batch_size_sum", **labels) == 2
+        assert metric(srv.base, "modelyard_batch_seconds_count", **labels) == 1
         text = httpx.get(srv.url("/metrics")).text
-        assert 'modelyard_queue_depth{model="fraud",version="1"} 0.0' in text
+        for gauge in ("modelyard_queue_depth", "modelyard_circuit_open"):
+            assert (
+                f'{gauge}{{deployment="fraud",model="fraud",variant="default",version="1"}}' in text
+            )
         assert "modelyard_models_loaded 1.0" in text
         assert "modelyard_prediction_log_buffered_rows 3.0" in text
         # nothing written yet (flush_interval_s is an hour): the log is flushed on shutdown

@@ -262,7 +262,7 @@ class ModelServer:
     def _evicted(self, entry: ModelEntry) -> None:
         self.metrics.evictions.labels(entry.name, str(entry.version)).inc()
         self.metrics.models_loaded.set(len(self.pool))
-        self.metrics.untrack(entry.name, entry.version)
+        self.metrics.untrack(entry.metric_labels)
         entry.close()
 
     # -- v1 -----------------------------------------------------------------------------------
@@ -642,6 +642,15 @@ class _Call:
         self.variant = variant
         return variant
 
+    def _series(self) -> tuple[str, int | None, str]:
+        """model, version and variant, as far as the request got ("" / None before)."""
+        entry, variant = self.entry, self.variant
+        return (
+            entry.name if entry else "",
+            entry.version if entry else None,
+            variant.name if variant else "",
+        )
+
     def _headers(self) -> dict[str, str]:
         headers = dict(_JSON)
         if self.variant is not None:
@@ -674,7 +683,7 @@ class _Call:
             "too_large" if status == 413 else "error"
         )  # fmt: skip
         dep_name = self.deployment.name if self.deployment else self.name
-        server.metrics.error(dep_name, kind)
+        server.metrics.error(dep_name, *self._series(), kind)
         entry, variant = self.entry, self.variant
         server.metrics.count(
             dep_name,
