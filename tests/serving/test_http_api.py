@@ -170,6 +170,104 @@ def test_open_inference_protocol_v2(workspace: Workspace, model_dirs: dict[str, 
         assert httpx.get(srv.url("/v2/models/nope")).status_code == 404
 
 
+def _tensors(rows: list[dict[str, float]]) -> list[dict[str, object]]:
+    return [
+        {"name": c, "shape": [len(rows)], "datatype": "FP64", "data": [r[c] for r in rows]}
+        for c in COLUMNS
+    ]
+
+
+_MALFORMED = (  # a change to the first tensor, where the error points, words it holds
+        ({"datatype": "NOPE"}, "inputs[0].datatype", "'NOPE' is not an Open Inference Protocol"),
+        ({"datatype": "FP46"}, "inputs[0].datatype", "(did you mean 'FP64'"),
+        ({"datatype": "INT64", "data": [10**30, 1]}, "inputs[0].data[0]", "is not a valid INT64"),
+        ({"datatype": "INT8", "data": [1, 300]}, "inputs[0].data[1]", "300 is not a valid INT8"),
+        ({"datatype": "INT64", "data": [1.5, 1]}, "inputs[0].data[0]", "1.5 is not a valid INT64"),
+        ({"datatype": "FP32", "data": [1e39, 1.0]}, "inputs[0].data[0]", "not a valid FP32"),
+        ({"data": [True, 1.0]}, "inputs[0].data[0]", "True is not a valid FP64"),
+        ({"datatype": "BYTES", "data": ["a", "b"]}, "inputs[0].datatype",
+         "BYTES does not suit input 'f0', which the model declares float"),
+        ({"name": "f1"}, "inputs[1].name", "input 'f1' is given twice (inputs[0] too)"),
+        ({"shape": [1], "data": [[0.5]]}, "inputs[0].data[0]", "nested deeper than its shape [1]"),
+        ({"shape": [2], "data": [[0.5], [0.5]]}, "inputs[0].data[0]", "deeper than its shape [2]"),
+        ({"shape": [2, 1], "data": [[0.5, 1.0], [0.5]]}, "inputs[0].data[0]",
+         "holds 2 items where shape [2, 1] needs 1"),
+        ({"shape": [1, 2, 1]}, "inputs[0].shape", "a named input is [N] (or [N, 1])"),
+        ({"data": 0.5}, "inputs[0].data", "must be a list, got float"),
+        ({"name": 3}, "inputs[0].name", "must be the input's name"),
+)  # fmt: skip
+
+
+def test_v2_malformed_tensors_get_422_naming_the_input(
+    workspace: Workspace, model_dirs: dict[str, Path]
+) -> None:
+    with running(_one(workspace, model_dirs), workspace) as srv, httpx.Client() as client:
+        for first, where, words in _MALFORMED:
+            tensors = _tensors([row(0), row(1)])
+            tensors[0] = {**tensors[0], **first}
+            got = client.post(srv.url("/v2/models/fraud/infer"), json={"inputs": tensors})
+            assert got.status_code == 422, (first, got.text)
+            error = got.json()["error"]
+            assert f"{where}: " in error and words in error, (first, error)
+            assert got.json()["error_type"] == "SpecError"
+
+
+def test_v2_well_formed_variants_are_answered(
+    workspace: Workspace, model_dirs: dict[str, Path]
+) -> None:
+    rows = [row(0), row(1)]
+    with running(_one(workspace, model_dirs), workspace) as srv:
+        url = srv.url("/v2/models/fraud/infer")
+        base = httpx.post(url, json={"inputs": _tensors(rows)}).json()["outputs"]
+        whole = _tensors([{c: float(round(r[c])) for c in COLUMNS} for r in rows])
+        for tensor in whole:  # whole numbers as INT64 (a float input takes integers)
+            tensor.update(datatype="INT64", data=[int(v) for v in tensor["data"]])  # type: ignore[attr-defined]
+        assert httpx.post(url, json={"inputs": whole}).status_code == 200
+        nested = _tensors(rows)
+        for tensor in nested:  # [N, 1], nested as the shape
+            tensor.update(shape=[2, 1], data=[[v] for v in tensor["data"]])  # type: ignore[attr-defined]
+        got = httpx.post(url, json={"inputs": nested})
+        assert got.status_code == 200, got.text
+        assert got.json()["outputs"] == base
+
+
+def test_v2_versioned_paths(workspace: Workspace, model_dirs: dict[str, Path]) -> None:
+    register(workspace, model_dirs["hgb"], "fraud", "production")
+    register(workspace, model_dirs["logreg"], "fraud", "staging")
+    spec = {
+        "deployments": {
+            "fraud": {
+                "variants": [
+                    {"name": "champion", "model": "models:/fraud@production", "weight": 1},
+                    {"name": "candidate", "model": "models:/fraud@staging", "weight": 0},
+                ]
+            }
+        }
+    }
+    body = {"inputs": _tensors([row(0)])}
+    with running(spec, workspace) as srv, httpx.Client() as client:
+        meta = client.get(srv.url("/v2/models/fraud/versions/2"))
+        assert meta.status_code == 200 and meta.json()["versions"] == ["2"]
+        assert client.get(srv.url("/v2/models/fraud/versions/2/ready")).json()["ready"] is True
+        for version, variant in (("1", "champion"), ("2", "candidate")):
+            for path in (f"/v2/models/fraud/versions/{version}/infer",):
+                got = client.post(srv.url(path), json=body)
+                assert got.status_code == 200, got.text
+                assert got.json()["model_version"] == version
+                assert got.json()["parameters"]["variant"] == variant
+        for path in ("/versions/3", "/versions/3/ready"):
+            gone = client.get(srv.url("/v2/models/fraud" + path))
+            assert gone.status_code == 404
+            assert (
+                "does not serve version '3' now; it serves version 1 (champion"
+                in (gone.json()["error"])
+            )
+        refused = client.post(srv.url("/v2/models/fraud/versions/3/infer"), json=body)
+        assert refused.status_code == 404 and "serves version 1" in refused.json()["error"]
+        paths = client.get(srv.url("/openapi.json")).json()["paths"]
+        assert "/v2/models/{name}/versions/{version}/infer" in paths
+
+
 def test_docs_and_openapi(workspace: Workspace, model_dirs: dict[str, Path]) -> None:
     with running(_one(workspace, model_dirs), workspace) as srv:
         assert httpx.get(srv.url("/docs")).status_code == 200
@@ -190,10 +288,18 @@ def test_metrics_and_prediction_log(workspace: Workspace, model_dirs: dict[str, 
         assert metric(srv.base, "modelyard_requests_total", **labels, code="422") == 1
         assert metric(srv.base, "modelyard_predicted_rows_total", **labels) == 2
         assert metric(srv.base, "modelyard_request_latency_seconds_count", **labels) == 1
-        assert metric(srv.base, "modelyard_errors_total", deployment="fraud", kind="invalid") == 1
-        assert metric(srv.base, "modelyard_batch_size_sum", model="fraud", version="1") == 2
+        assert metric(srv.base, "modelyard_errors_total", **labels, kind="invalid") == 1
+        unknown = predict(srv.base, "nope", [row(0)])  # refused before a variant was chosen
+        assert unknown.status_code == 404
+        nothing = {"deployment": "nope", "model": "", "version": "", "variant": ""}
+        assert metric(srv.base, "modelyard_errors_total", **nothing, kind="not_found") == 1
+        assert metric(srv.base, "modelyard_batch_size_sum", **labels) == 2
+        assert metric(srv.base, "modelyard_batch_seconds_count", **labels) == 1
         text = httpx.get(srv.url("/metrics")).text
-        assert 'modelyard_queue_depth{model="fraud",version="1"} 0.0' in text
+        for gauge in ("modelyard_queue_depth", "modelyard_circuit_open"):
+            assert (
+                f'{gauge}{{deployment="fraud",model="fraud",variant="default",version="1"}}' in text
+            )
         assert "modelyard_models_loaded 1.0" in text
         assert "modelyard_prediction_log_buffered_rows 3.0" in text
         # nothing written yet (flush_interval_s is an hour): the log is flushed on shutdown

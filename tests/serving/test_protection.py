@@ -50,20 +50,37 @@ def _concurrently(base: str, n: int, rows: int = 1) -> list[tuple[int, float, ht
 def test_rate_limit_gives_429_with_retry_after(
     workspace: Workspace, model_dirs: dict[str, Path]
 ) -> None:
-    spec = _faulty(workspace, model_dirs, rate_limit={"requests_per_s": 1, "burst": 2})
+    limit = {"requests_per_s": 1, "burst": 2}
+    spec = _faulty(workspace, model_dirs, rate_limit=limit)
+    model = spec["deployments"]["faulty"]["model"]  # and one behind a proxy naming the client:
+    proxied = {"model": model, "rate_limit": {**limit, "client_header": "X-Client-Id"}}
+    spec["deployments"]["proxied"] = proxied
     with running(spec, workspace) as srv, httpx.Client() as client:
         url = srv.url("/v1/models/faulty/predict")
         body = {"instances": [row(0)]}
-        codes = [client.post(url, json=body).status_code for _ in range(2)]
+        # by IP address: a header the client picks itself does not buy it a fresh bucket
+        codes = [
+            client.post(url, json=body, headers={"X-Client-Id": f"client-{i}"}).status_code
+            for i in range(6)
+        ]
+        assert codes == [200, 200, 429, 429, 429, 429]
         limited = client.post(url, json=body)
-        assert codes == [200, 200]
         assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
         assert "Too many requests" in limited.json()["message"]
-        other = client.post(url, json=body, headers={"X-Client-Id": "another-client"})
-        assert other.status_code == 200
+        other_ip = httpx.HTTPTransport(local_address="127.0.0.2")  # loopback, another address
+        with httpx.Client(transport=other_ip) as other:
+            assert other.post(url, json=body).status_code == 200
         time.sleep(1.1)
         assert client.post(url, json=body).status_code == 200
-        assert metric(srv.base, "modelyard_errors_total", kind="rate_limited") == 1
+        assert metric(srv.base, "modelyard_errors_total", kind="rate_limited") == 5
+
+        # client_header configured (a trusted proxy sets it): one bucket per header value
+        url = srv.url("/v1/models/proxied/predict")
+        codes = [
+            client.post(url, json=body, headers={"X-Client-Id": name}).status_code
+            for name in ("a", "a", "a", "b", "c")
+        ]
+        assert codes == [200, 200, 429, 200, 200]
 
 
 def test_bounded_queue_answers_503_fast(workspace: Workspace, model_dirs: dict[str, Path]) -> None:

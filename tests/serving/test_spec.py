@@ -105,3 +105,15 @@ def test_the_command_exits_with_the_error_code(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["--home", str(tmp_path / "h"), "serve", "--config", str(path)])
     assert info.value.code == 2
+
+
+def test_rate_limits_key_by_ip_unless_a_proxy_header_is_configured(tmp_path: Path) -> None:
+    limit = {"requests_per_s": 5}
+    spec = load_deployments({"deployments": {"a": {"model": "models:/m/1", "rate_limit": limit}}})
+    assert spec.deployments["a"].rate_limit.client_header is None  # type: ignore[union-attr]
+    alone = CliRunner().invoke(
+        cli, ["--home", str(tmp_path / "h"), "serve", "models:/m/1", "--rate-limit-header", "X-C"]
+    )
+    assert "--rate-limit-header names the client for --rate-limit" in str(alone.exception)
+    one = single_deployment("models:/m/1", rate_limit={**limit, "client_header": "X-Client-Id"})
+    assert one.deployments["m"].rate_limit.client_header == "X-Client-Id"  # type: ignore[union-attr]

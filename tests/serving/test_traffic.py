@@ -190,7 +190,7 @@ def test_cache_hits_never_cross_versions(
         assert second.json()["probabilities"] == first.json()["probabilities"]
         mixed = predict(srv.base, "fraud", [row(0), row(1)])
         assert mixed.headers["x-modelyard-cache"] == "partial"
-        labels = {"model": "fraud", "version": "1"}
+        labels = {"deployment": "fraud", "model": "fraud", "version": "1", "variant": "default"}
         assert metric(srv.base, "modelyard_cache_lookups_total", **labels, result="hit") == 2
         assert metric(srv.base, "modelyard_cache_lookups_total", **labels, result="miss") == 2
 

@@ -21,7 +21,13 @@ from modelyard.cli.output import console, json_option, pass_workspace, print_jso
 @click.option("--max-queue", type=click.IntRange(1), help="Waiting requests; more get 503.")
 @click.option("--timeout-ms", type=click.FloatRange(1), help="Answer within this or 504.")
 @click.option("--cache", type=click.Choice(["memory", "redis"]), help="Prediction cache.")
-@click.option("--rate-limit", type=click.FloatRange(0.001), help="Requests/s per client (429).")
+@click.option(
+    "--rate-limit", type=click.FloatRange(0.001), help="Requests/s per client IP address (429)."
+)
+@click.option(
+    "--rate-limit-header",
+    help="Behind a trusted proxy that sets it: the header naming the client for --rate-limit.",
+)
 @click.option("--feature-service", help="Fetch these online features by entity id.")
 @click.option(
     "--features-as-of",
@@ -114,8 +120,17 @@ def _deployment(given: dict[str, Any]) -> dict[str, Any]:
         out["timeout_ms"] = given["timeout_ms"]
     if "cache" in given:
         out["cache"] = {"backend": given["cache"]}
+    if "rate_limit_header" in given and "rate_limit" not in given:
+        from modelyard.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            "--rate-limit-header names the client for --rate-limit; give --rate-limit RPS too.",
+            field="rate_limit_header",
+        )
     if "rate_limit" in given:
         out["rate_limit"] = {"requests_per_s": given["rate_limit"]}
+        if "rate_limit_header" in given:
+            out["rate_limit"]["client_header"] = given["rate_limit_header"]
     for key in ("feature_service", "features_as_of"):
         if key in given:
             out[key] = given[key]

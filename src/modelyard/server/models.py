@@ -5,6 +5,8 @@
     GET  /v1/models                    the deployments, their variants and versions
     POST /v2/models/{name}/infer       Open Inference Protocol (KServe / Triton clients)
     GET  /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}, /v2/models/{name}/ready
+    GET  /v2/models/{name}/versions/{version}[/ready], POST .../versions/{version}/infer
+         the same for the version a deployment serves now (404 for another)
     GET  /health, /metrics (Prometheus), /docs (OpenAPI)
 
 Routes only read the body (bounded by ``max_body_bytes``: 413 beyond), call
@@ -21,6 +23,7 @@ OpenAPI docs); both call the same server methods.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -213,15 +216,30 @@ def create_app(server: ModelServer, *, access_log: AccessLog | None = None) -> A
 
     @app.get("/v2/models/{name}", tags=["v2"])
     async def v2_metadata(name: str) -> Response:
+        return await _metadata(name, None)
+
+    @app.get("/v2/models/{name}/versions/{version}", tags=["v2"])
+    async def v2_version_metadata(name: str, version: str) -> Response:
+        """The metadata of the version the deployment serves now (404 for another version)."""
+        return await _metadata(name, version)
+
+    async def _metadata(name: str, version: str | None) -> Response:
         try:
-            return Response(orjson.dumps(await server.model_metadata(name)), 200, _JSON)
+            return Response(orjson.dumps(await server.model_metadata(name, version)), 200, _JSON)
         except ModelyardError as exc:
             return _v2_error(exc)
 
     @app.get("/v2/models/{name}/ready", tags=["v2"])
     async def v2_ready(name: str) -> Response:
+        return await _ready(name, None)
+
+    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["v2"])
+    async def v2_version_ready(name: str, version: str) -> Response:
+        return await _ready(name, version)
+
+    async def _ready(name: str, version: str | None) -> Response:
         try:
-            ok = await server.model_ready(name)
+            ok = await server.model_ready(name, version)
         except ModelyardError as exc:
             return _v2_error(exc)
         return Response(orjson.dumps({"name": name, "ready": ok}), 200 if ok else 503, _JSON)
@@ -229,14 +247,25 @@ def create_app(server: ModelServer, *, access_log: AccessLog | None = None) -> A
     @app.post("/v2/models/{name}/infer", openapi_extra={"requestBody": _INFER_BODY}, tags=["v2"])
     async def infer(name: str, request: Request) -> Response:
         """Open Inference Protocol: named tensors (one per input) or one [N, F] tensor."""
+        return await _infer(name, None, request)
+
+    @app.post(
+        "/v2/models/{name}/versions/{version}/infer",
+        openapi_extra={"requestBody": _INFER_BODY},
+        tags=["v2"],
+    )
+    async def infer_version(name: str, version: str, request: Request) -> Response:
+        """The same, answered by the version the deployment serves now (404 for another)."""
+        return await _infer(name, version, request)
+
+    async def _infer(name: str, version: str | None, request: Request) -> Response:
         try:
             body = await body_of(request)
         except PayloadTooLargeError as exc:
             return _v2_error(exc)
+        headers = _Headers(request.scope["headers"])
         return reply(
-            await server.infer(
-                name, body, client=client(request), headers=_Headers(request.scope["headers"])
-            )
+            await server.infer(name, body, client=client(request), headers=headers, version=version)
         )
 
     def _v2_error(exc: ModelyardError) -> Response:
@@ -318,9 +347,12 @@ class PredictionRoutes:
                     await self._answer(scope, receive, send, name, self.server.predict)
                     return
             elif path.startswith("/v2/models/") and path.endswith("/infer"):
-                name = path[11:-6]
-                if name and "/" not in name:
-                    await self._answer(scope, receive, send, name, self.server.infer)
+                name, sep, version = path[11:-6].partition("/versions/")
+                if name and "/" not in name + version and bool(sep) == bool(version):
+                    call = self.server.infer
+                    if version:
+                        call = functools.partial(call, version=version)
+                    await self._answer(scope, receive, send, name, call)
                     return
         await self.app(scope, receive, send)
 

@@ -9,11 +9,20 @@ one call; the output holds the input's columns plus ``prediction`` and, for a cl
 a pool of local processes (each loads the verified model once) while this process reads and
 writes; at most ``2 x workers`` chunks are in flight, so memory stays bounded. The output is
 written to a temporary file and renamed at the end: a failed run leaves no half-written output.
+
+Bad input is an :class:`InvalidArgumentError` naming the file, the line (JSON lines) or row
+(CSV), the column and the value. A CSV column the model's signature declares is read with the
+declared type (pyarrow would otherwise guess it from the first block and fail on a later row).
+Chunks need not agree on their column types: a later chunk's wider type (int -> float, a column
+all null so far, a column first seen later) widens the output's column, and a Parquet output
+written so far is rewritten once with the wider type; types that do not widen (a number, then a
+string) are an error naming the column.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -24,8 +33,8 @@ from typing import Any
 
 import pandas as pd
 
-from modelyard.errors import InvalidArgumentError, NotFoundError, suggest
-from modelyard.flavors import LoadedModel, load_model
+from modelyard.errors import InvalidArgumentError, ModelyardError, NotFoundError, suggest
+from modelyard.flavors import LoadedModel, Signature, load_model
 from modelyard.registry import ModelRef, RegistryClient, parse_model_uri
 from modelyard.storage import Workspace, default_workspace
 
@@ -87,22 +96,30 @@ def predict_file(
     ref = parse_model_uri(model_uri)
     version = registry.resolve(model_uri).version if isinstance(ref, ModelRef) else None
     model = load_model(local, expected_files=expected)  # verified here, once, before any work
-    chunks, total = _reader(source, in_fmt, chunk_size)
-    tmp = target.with_name(f".{target.name}.partial")
+    chunks, total = _reader(source, in_fmt, chunk_size, model.signature)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     target.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     try:
-        with _Writer(tmp, out_fmt) as writer:
+        with _Writer(tmp, out_fmt, shown=target) as writer:
             scored = (
                 _score_local(model, chunks, proba)
                 if workers == 1
                 else _score_pool(str(local), expected, chunks, proba, workers)
             )
-            for frame in scored:
-                writer.write(frame)
-                rows += len(frame)
-                if progress is not None:
-                    progress(rows, total)
+            try:
+                for frame in scored:
+                    writer.write(frame)
+                    rows += len(frame)
+                    if progress is not None:
+                        progress(rows, total)
+            except ModelyardError as exc:
+                if "path" in exc.details:  # a reader's or writer's error: it says where
+                    raise
+                raise type(exc)(  # the model refused a chunk: say which rows
+                    f"{exc.message} (input rows from {rows + 1:,} of {source})",
+                    **{**exc.details, "path": str(source), "row": rows + 1},
+                ) from None
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -125,24 +142,185 @@ def _format(path: Path, given: str | None, field: str) -> str:
 
 
 # -- reading ---------------------------------------------------------------------------------
-def _reader(path: Path, fmt: str, chunk_size: int) -> tuple[Iterator[pd.DataFrame], int | None]:
+_CSV_BLOCK_BYTES = 8 << 20
+"""pyarrow's CSV block: the rows a column's type is guessed from when no signature declares it"""
+_ARROW_TYPES = {"float": "float64", "integer": "int64", "boolean": "bool", "string": "string"}
+
+
+def _reader(
+    path: Path, fmt: str, chunk_size: int, signature: Signature | None
+) -> tuple[Iterator[pd.DataFrame], int | None]:
     if fmt == "parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        file = pq.ParquetFile(path)
+        try:
+            file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise _unreadable(path, "a Parquet file", exc) from None
         batches = file.iter_batches(batch_size=chunk_size)
         return (b.to_pandas() for b in batches), file.metadata.num_rows
     if fmt == "csv":
-        return _rechunk(_csv_batches(path), chunk_size), None
-    return pd.read_json(path, lines=True, chunksize=chunk_size), None
+        return _rechunk(_csv_batches(path, _csv_types(signature)), chunk_size), None
+    return _jsonl_chunks(path, chunk_size, signature), None
 
 
-def _csv_batches(path: Path) -> Iterator[pd.DataFrame]:
+def _unreadable(path: Path, what: str, exc: BaseException) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"Input file {str(path)!r} is not {what} that can be read: {exc}",
+        field="input",
+        path=str(path),
+    )
+
+
+def _csv_types(signature: Signature | None) -> dict[str, Any]:
+    """The arrow type of each input column the signature declares (datetimes are left to
+    pyarrow; a category column only when its categories are strings, as CSV cells are)."""
+    import pyarrow as pa
+
+    out = {}
+    for col in signature.inputs if signature else ():
+        kind = col.type
+        if kind == "category":
+            strings = col.categories and all(isinstance(c, str) for c in col.categories)
+            kind = "string" if strings else ""
+        if kind in _ARROW_TYPES:
+            out[col.name] = pa.type_for_alias(_ARROW_TYPES[kind])
+    return out
+
+
+def _csv_batches(path: Path, types: dict[str, Any]) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    with pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=8 << 20)) as reader:
-        for batch in reader:
+    if path.stat().st_size == 0:
+        raise InvalidArgumentError(
+            f"Input file {str(path)!r} is empty; a CSV file starts with a header row naming "
+            "the columns.",
+            field="input",
+            path=str(path),
+        )
+    try:
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+            convert_options=pcsv.ConvertOptions(column_types=types),
+        )
+    except pa.ArrowException as exc:
+        raise _unreadable(path, "a CSV file", exc) from None
+    done = 0
+    with reader:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowException as exc:
+                raise _csv_error(path, reader.schema.names, done, exc, types) from None
+            done += batch.num_rows
             yield batch.to_pandas()
+
+
+_CONVERSION = re.compile(
+    r"CSV column #(\d+): CSV conversion error to (\S+): invalid value '(.*)'$", re.S
+)
+
+
+def _csv_error(
+    path: Path, names: list[str], done: int, exc: BaseException, types: dict[str, Any]
+) -> InvalidArgumentError:
+    """A clear error for a CSV block pyarrow refused: file, row, column and value."""
+    found = _CONVERSION.search(str(exc))
+    if found is None:
+        return InvalidArgumentError(
+            f"{path}: cannot read the CSV rows after row {done:,}: {exc}",
+            field="input",
+            path=str(path),
+            row=done + 1,
+        )
+    column, arrow_type, value = names[int(found[1])], found[2], found[3]
+    row = _find_row(path, column, done, value)
+    where = f"row {row:,}" if row else f"a row after row {done:,}"
+    why = (
+        f"the model's signature declares {column!r} {arrow_type}"
+        if column in types
+        else f"{column!r} was read as {arrow_type} from the rows before it (the model does not "
+        "declare this column); make its values one type or convert the file to Parquet"
+    )
+    return InvalidArgumentError(
+        f"{path}, {where} (not counting the header), column {column!r}: {value!r} is not a "
+        f"valid {arrow_type}; {why}.",
+        field=column,
+        value=value,
+        path=str(path),
+        row=row or done + 1,
+    )
+
+
+def _find_row(path: Path, column: str, done: int, value: str) -> int | None:
+    """The 1-based data row after ``done`` whose ``column`` holds ``value`` (read as text)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    options = pcsv.ConvertOptions(column_types={column: pa.string()}, include_columns=[column])
+    seen = 0
+    with pcsv.open_csv(path, convert_options=options) as reader:
+        for batch in reader:
+            cells = batch.column(0).to_pylist()
+            start = max(0, done - seen)
+            for i in range(start, len(cells)):
+                if cells[i] == value:
+                    return seen + i + 1
+            seen += len(cells)
+    return None
+
+
+def _jsonl_chunks(
+    path: Path, chunk_size: int, signature: Signature | None
+) -> Iterator[pd.DataFrame]:
+    """JSON lines, one object per line, ``chunk_size`` rows at a time (orjson per line, so a
+    bad line is reported with its number; pandas' reader says neither which line nor why)."""
+    import orjson
+
+    floats = [c.name for c in signature.inputs if c.type == "float"] if signature else []
+    records: list[dict[str, Any]] = []
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise _bad_line(path, number, line, f"not valid JSON ({exc})") from None
+            if type(record) is not dict:
+                raise _bad_line(path, number, line, f"a {type(record).__name__}, not an object")
+            records.append(record)
+            if len(records) == chunk_size:
+                yield _frame(records, floats)
+                records = []
+    if records:
+        yield _frame(records, floats)
+
+
+def _bad_line(path: Path, number: int, line: bytes, why: str) -> InvalidArgumentError:
+    shown = line.decode("utf-8", "replace").strip()
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return InvalidArgumentError(
+        f"{path}, line {number}: {why}; each line of a JSON-lines file is one JSON object "
+        f"(column -> value). The line: {shown}",
+        field="input",
+        value=shown,
+        path=str(path),
+        line=number,
+    )
+
+
+def _frame(records: list[dict[str, Any]], floats: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(records)
+    for name in floats:  # whole numbers in a float input: float, like the chunks that hold 0.5
+        if name in frame.columns and pd.api.types.is_integer_dtype(frame[name].dtype):
+            frame[name] = frame[name].astype("float64")
+    return frame
 
 
 def _rechunk(frames: Iterator[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
@@ -223,42 +401,151 @@ def _score_pool(
 
 # -- writing -----------------------------------------------------------------------------------
 class _Writer:
-    def __init__(self, path: Path, fmt: str) -> None:
+    """Writes scored chunks to ``path``. The first chunk sets the columns and their types; a
+    later chunk that differs is unified with them (see the module docstring)."""
+
+    def __init__(self, path: Path, fmt: str, *, shown: Path) -> None:
         self.path = path
         self.fmt = fmt
+        self.shown = shown
+        """the output's name in messages (``path`` is a temporary name beside it)"""
+        self.rows = 0
         self._writer: Any = None
         self._schema: Any = None
         self._file: Any = None
 
     def __enter__(self) -> _Writer:
-        if self.fmt == "jsonl":
-            self._file = open(self.path, "w", encoding="utf-8")
+        if self.fmt != "parquet":
+            self._file = open(self.path, "wb")
         return self
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "jsonl":
             text = frame.to_json(orient="records", lines=True, date_format="iso")
-            self._file.write(text if text.endswith("\n") else text + "\n")
+            self._file.write((text if text.endswith("\n") else text + "\n").encode("utf-8"))
+            self.rows += len(frame)
             return
+        table = self._arrow(frame)
+        if self._schema is None:
+            self._schema = table.schema
+            if self.fmt == "parquet":
+                self._writer = self._open_parquet(self._schema)
+        elif table.schema != self._schema:
+            if self.fmt == "csv":  # CSV cells are text: only the header's columns must match
+                table = self._csv_columns(table)
+            else:
+                wider = self._unify(table.schema)
+                if wider != self._schema:
+                    self._widen(wider)
+                table = self._conform(table, self._schema)
+        if self.fmt == "parquet":
+            self._writer.write_table(table)
+        else:
+            import pyarrow.csv as pcsv
+
+            pcsv.write_csv(table, self._file, pcsv.WriteOptions(include_header=self.rows == 0))
+        self.rows += table.num_rows
+
+    def _arrow(self, frame: pd.DataFrame) -> Any:
         import pyarrow as pa
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        if self._writer is None:
-            self._schema = table.schema.remove_metadata()
-            self._writer = self._open(self._schema)
-        table = table.replace_schema_metadata(None)
-        if table.schema != self._schema:  # e.g. a column all null in this chunk
-            table = table.cast(self._schema)
-        self._writer.write_table(table)
+        try:
+            return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+        except pa.ArrowException as exc:
+            for name in frame.columns:  # which column: the one that does not convert alone
+                try:
+                    pa.array(frame[name], from_pandas=True)
+                except pa.ArrowException:
+                    raise self._error(name, f"holds values of mixed types ({exc})") from None
+            raise self._error(str(frame.columns[0]), str(exc)) from None
 
-    def _open(self, schema: Any) -> Any:
-        if self.fmt == "parquet":
-            import pyarrow.parquet as pq
+    def _csv_columns(self, table: Any) -> Any:
+        """``table``'s columns in the header's order (one it lacks: empty cells)."""
+        import pyarrow as pa
 
-            return pq.ParquetWriter(self.path, schema, compression="zstd")
-        import pyarrow.csv as pcsv
+        names = self._schema.names
+        extra = [n for n in table.column_names if n not in names]
+        if extra:
+            raise self._error(
+                extra[0], "first appears after the CSV header was written; write Parquet or "
+                "JSON lines (--output-format), or give every row this column",
+            )  # fmt: skip
+        columns = [
+            table.column(n) if n in table.column_names else pa.nulls(table.num_rows) for n in names
+        ]
+        return pa.Table.from_arrays(columns, names=names)
 
-        return pcsv.CSVWriter(self.path, schema)
+    def _unify(self, schema: Any) -> Any:
+        import pyarrow as pa
+
+        try:
+            return pa.unify_schemas([self._schema, schema], promote_options="permissive")
+        except pa.ArrowException:
+            for field in schema:
+                if field.name in self._schema.names:
+                    old = self._schema.field(field.name).type
+                    try:
+                        pa.unify_schemas(
+                            [pa.schema([(field.name, old)]), pa.schema([field])],
+                            promote_options="permissive",
+                        )
+                    except pa.ArrowException:
+                        raise self._error(
+                            field.name, f"holds {old} in the rows before and {field.type} from "
+                            "here on, which do not widen to one type; make its values one type",
+                        ) from None  # fmt: skip
+            raise
+
+    def _conform(self, table: Any, schema: Any) -> Any:
+        """``table`` with ``schema``'s columns and types (a column it lacks: nulls)."""
+        import pyarrow as pa
+
+        columns = []
+        for field in schema:
+            if field.name not in table.column_names:
+                columns.append(pa.nulls(table.num_rows, field.type))
+                continue
+            column = table.column(field.name)
+            if column.type != field.type:
+                try:
+                    column = column.cast(field.type)  # safe: refuses to lose a value
+                except pa.ArrowException as exc:
+                    raise self._error(
+                        field.name, f"cannot be written as {field.type}: {exc}"
+                    ) from None
+            columns.append(column)
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    def _widen(self, schema: Any) -> None:
+        """Rewrite the Parquet file written so far with ``schema`` (each column widens a few
+        times at most, so this happens rarely)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._writer.close()
+        self._schema = schema
+        narrow = self.path.with_name(self.path.name + ".narrow")
+        self.path.replace(narrow)
+        try:
+            self._writer = self._open_parquet(schema)
+            for batch in pq.ParquetFile(narrow).iter_batches():
+                self._writer.write_table(self._conform(pa.Table.from_batches([batch]), schema))
+        finally:
+            narrow.unlink(missing_ok=True)
+
+    def _open_parquet(self, schema: Any) -> Any:
+        import pyarrow.parquet as pq
+
+        return pq.ParquetWriter(self.path, schema, compression="zstd")
+
+    def _error(self, column: str, why: str) -> InvalidArgumentError:
+        return InvalidArgumentError(
+            f"Cannot write {str(self.shown)!r}: column {column!r}, in the rows from "
+            f"{self.rows + 1:,} on, {why}.",
+            field=column,
+            path=str(self.shown),
+            row=self.rows + 1,
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._writer is not None:

@@ -116,7 +116,7 @@ class RegistryFollower:
         self.server.metrics.swaps.labels(dep.name, variant.name).inc()
         if old_entry is not None and not _still_used(dep, old_entry.name, old_entry.version):
             self.server.pool.remove(old_entry.key)
-            self.server.metrics.untrack(old_entry.name, old_entry.version)
+            self.server.metrics.untrack(old_entry.metric_labels)
             self.server.metrics.models_loaded.set(len(self.server.pool))
             old_entry.close()
 

@@ -81,6 +81,11 @@ class InputSchema:
         """The inputs a request must give (the signature's, less what the server fills)."""
         return [name for name, *_ in self._checks]
 
+    @property
+    def request_types(self) -> dict[str, str]:
+        """The signature's type (``float``, ``string`` ...) of each input a request gives."""
+        return {name: kind for name, _allowed, _nullable, kind in self._checks}
+
     # -- parsing ------------------------------------------------------------------------------
     def from_records(self, records: Any, where: str = "instances") -> tuple[Rows, list[Any]]:
         """Rows in signature order (None where the server fills a value) and, when features are

@@ -79,7 +79,7 @@ class EntryLoader:
             return found
         task = self._tasks.get(key)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._load(dep, key))
+            task = asyncio.get_running_loop().create_task(self._load(dep, key, variant.name))
             self._tasks[key] = task
         return await asyncio.shield(task)
 
@@ -87,14 +87,16 @@ class EntryLoader:
         """Start loading in the background (a failure is logged, not raised)."""
         key = self.key(dep, variant.model, variant.version)
         if key not in self._tasks and self.server.pool.get(key) is None:
-            task = asyncio.get_running_loop().create_task(self._load(dep, key))
+            task = asyncio.get_running_loop().create_task(self._load(dep, key, variant.name))
             self._tasks[key] = task
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-    async def _load(self, dep: Deployment, key: Key) -> ModelEntry:
+    async def _load(self, dep: Deployment, key: Key, variant: str) -> ModelEntry:
         loop = asyncio.get_running_loop()
         try:
-            entry = await loop.run_in_executor(self._executor, self._build, dep, key[1], key[2])
+            entry = await loop.run_in_executor(
+                self._executor, self._build, dep, key[1], key[2], variant
+            )
         finally:
             self._tasks.pop(key, None)
         server = self.server
@@ -103,8 +105,7 @@ class EntryLoader:
         metrics.model_loads.labels(entry.name, str(entry.version)).inc()
         metrics.models_loaded.set(len(server.pool))
         metrics.track(
-            entry.name,
-            entry.version,
+            entry.metric_labels,
             lambda: float(entry.batcher.depth),
             lambda: float(entry.breaker.is_open),
         )
@@ -113,7 +114,7 @@ class EntryLoader:
             freeze_heap()
         return entry
 
-    def _build(self, dep: Deployment, model: str, version: int) -> ModelEntry:
+    def _build(self, dep: Deployment, model: str, version: int, variant: str) -> ModelEntry:
         """In a loader thread: download, verify, load, warm up."""
         loaded = self.server.registry.load_model(f"models:/{model}/{version}")
         spec = dep.spec
@@ -129,6 +130,7 @@ class EntryLoader:
             thread_init=self.thread_init,
             metrics=self.server.metrics,
             deployment=dep.name,
+            variant=variant,
         )
         entry.warm_up()
         return entry

@@ -13,7 +13,12 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["RequestSeries", "ServingMetrics"]
+__all__ = ["ENTRY_LABELS", "RequestSeries", "ServingMetrics"]
+
+ENTRY_LABELS = ("deployment", "model", "version", "variant")
+"""the labels of the per-batch series (batch size and time, queue depth, circuit, cache): a
+model version loaded for a deployment, and the variant it was loaded for (two variants of one
+deployment on the same version share it: the first one's name)"""
 
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -48,7 +53,7 @@ class _RequestCollector:
     def __init__(self) -> None:
         self.series: dict[tuple[Any, ...], RequestSeries] = {}
         self.codes: dict[tuple[str, ...], int] = {}
-        self.errors: dict[tuple[str, str], int] = {}
+        self.errors: dict[tuple[str, ...], int] = {}
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -81,11 +86,12 @@ class _RequestCollector:
         yield latency
         errors = CounterMetricFamily(
             "modelyard_errors", "Requests refused or failed, by kind (invalid, rate_limited, "
-            "overloaded, busy, circuit_open, timeout, model_error, not_found, too_large, error).",
-            labels=["deployment", "kind"],
+            "overloaded, busy, circuit_open, timeout, model_error, not_found, too_large, error); "
+            "model, version and variant are empty when refused before a variant was chosen.",
+            labels=[*self.LABELS, "kind"],
         )  # fmt: skip
-        for pair, value in list(self.errors.items()):
-            errors.add_metric(list(pair), value)
+        for labels, value in list(self.errors.items()):
+            errors.add_metric(list(labels), value)
         yield errors
 
 
@@ -104,21 +110,21 @@ class ServingMetrics:
         reg = self.registry
         self._requests = _RequestCollector()
         reg.register(self._requests)  # type: ignore[arg-type]
+        entry = list(ENTRY_LABELS)  # one model version loaded for one deployment
         self.batch_size = Histogram(
-            "modelyard_batch_size", "Rows scored in one model call.", ["model", "version"],
+            "modelyard_batch_size", "Rows scored in one model call.", entry,
             buckets=BATCH_BUCKETS, registry=reg,
         )  # fmt: skip
         self.batch_latency = Histogram(
             "modelyard_batch_seconds", "Time to score one batch (features, cache, model).",
-            ["model", "version"], buckets=LATENCY_BUCKETS, registry=reg,
+            entry, buckets=LATENCY_BUCKETS, registry=reg,
         )  # fmt: skip
         self.queue_depth = Gauge(
-            "modelyard_queue_depth", "Requests waiting to be scored.", ["model", "version"],
-            registry=reg,
-        )  # fmt: skip
+            "modelyard_queue_depth", "Requests waiting to be scored.", entry, registry=reg
+        )
         self.cache = Counter(
             "modelyard_cache_lookups", "Prediction cache lookups by result (hit / miss).",
-            ["model", "version", "result"], registry=reg,
+            [*entry, "result"], registry=reg,
         )  # fmt: skip
         self.shadow = Counter(
             "modelyard_shadow_predictions", "Rows scored by a shadow model, by outcome.",
@@ -126,7 +132,7 @@ class ServingMetrics:
         )  # fmt: skip
         self.circuit_open = Gauge(
             "modelyard_circuit_open", "1 while a model version's circuit breaker is open.",
-            ["model", "version"], registry=reg,
+            entry, registry=reg,
         )  # fmt: skip
         self.models_loaded = Gauge(
             "modelyard_models_loaded", "Model versions in memory.", registry=reg
@@ -170,20 +176,21 @@ class ServingMetrics:
         codes = self._requests.codes
         codes[key] = codes.get(key, 0) + 1
 
-    def error(self, deployment: str, kind: str) -> None:
+    def error(
+        self, deployment: str, model: str, version: int | None, variant: str, kind: str
+    ) -> None:
+        key = (deployment, model, "" if version is None else str(version), variant, kind)
         errors = self._requests.errors
-        errors[(deployment, kind)] = errors.get((deployment, kind), 0) + 1
+        errors[key] = errors.get(key, 0) + 1
 
     def track(
-        self, model: str, version: int, depth: Callable[[], float], open_: Callable[[], float]
+        self, labels: tuple[str, ...], depth: Callable[[], float], open_: Callable[[], float]
     ) -> None:
-        """Gauges read at scrape time for one loaded model version."""
-        labels = (model, str(version))
+        """Gauges read at scrape time for one loaded model version (``ENTRY_LABELS``)."""
         self.queue_depth.labels(*labels).set_function(depth)
         self.circuit_open.labels(*labels).set_function(open_)
 
-    def untrack(self, model: str, version: int) -> None:
-        labels = (model, str(version))
+    def untrack(self, labels: tuple[str, ...]) -> None:
         for gauge in (self.queue_depth, self.circuit_open):
             with contextlib.suppress(KeyError):
                 gauge.remove(*labels)

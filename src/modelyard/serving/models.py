@@ -88,8 +88,11 @@ class ModelEntry:
         thread_init: Callable[[], None] | None = None,
         metrics: Any = None,
         deployment: str = "",
+        variant: str = "",
     ) -> None:
         self.deployment = deployment
+        self.variant = variant
+        """the variant it was loaded for (its metrics' label)"""
         self.name = name
         self.version = version
         self.model = model
@@ -106,7 +109,7 @@ class ModelEntry:
         self.classes = model.classes if model.has_proba else None
         self.size_bytes = sum(int(f.get("size", 0)) for f in model.manifest.files.values())
         self.input_types = [c.type for c in model.signature.inputs] if model.signature else []
-        labels = (name, str(version))
+        labels = self.metric_labels = (deployment, name, str(version), variant)
         self._batch_hist = metrics.batch_size.labels(*labels) if metrics else None
         self._batch_time = metrics.batch_latency.labels(*labels) if metrics else None
         self._hits = metrics.cache.labels(*labels, "hit") if metrics else None

@@ -11,6 +11,13 @@ v2 (``POST /v2/models/{name}/infer``, KServe / Triton clients)::
     {"id": "r1", "inputs": [{"name": "amount", "shape": [2], "datatype": "FP64",
                               "data": [12.5, 80.0]}, ...]}
     or one tensor of shape [N, F] whose columns are the model's inputs in signature order.
+
+Each tensor is checked before its values reach the model: ``datatype`` is one of the protocol's
+(:data:`V2_DATATYPES`) and suits the signature's type of the input (FP64 or INT64 for a float
+input, BYTES for a string, BOOL for a boolean), every value fits the datatype (an integer in
+INT64's range, a string for BYTES), ``data`` is flat (row-major) or nested exactly as
+``shape``, and no input is given twice. A violation is a :class:`SpecError` (422) naming the
+tensor, e.g. ``inputs[2].data[5]: 1e+30 is not an INT64``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,15 @@ import orjson
 
 from modelyard.errors import SpecError, suggest
 
-__all__ = ["V2_TYPES", "parse_json", "v1_rows", "v2_columns", "v2_outputs", "v2_tensor_type"]
+__all__ = [
+    "V2_DATATYPES",
+    "V2_TYPES",
+    "parse_json",
+    "v1_rows",
+    "v2_columns",
+    "v2_outputs",
+    "v2_tensor_type",
+]
 
 V2_TYPES = {
     "float": "FP64",
@@ -30,6 +45,22 @@ V2_TYPES = {
     "string": "BYTES",
     "category": "BYTES",
     "datetime": "BYTES",
+}
+_INT_RANGES = {
+    **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
+    **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
+}
+_FLOAT_MAX = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": float("inf")}
+V2_DATATYPES = ("BOOL", *_INT_RANGES, *_FLOAT_MAX, "BYTES")
+"""the Open Inference Protocol's tensor datatypes"""
+_NUMBERS = frozenset([*_INT_RANGES, *_FLOAT_MAX])
+_SUITS = {  # signature type -> the datatypes its values may come in
+    "float": _NUMBERS,
+    "integer": _NUMBERS,  # FP values must then be whole: the signature check says so
+    "boolean": frozenset({"BOOL"}),
+    "string": frozenset({"BYTES"}),
+    "category": frozenset(V2_DATATYPES),
+    "datetime": frozenset({"BYTES"}),
 }
 _V1_KEYS = ("instances", "inputs", "routing_key")
 _V2_KEYS = ("id", "inputs", "outputs", "parameters")
@@ -73,40 +104,155 @@ def v1_rows(payload: dict[str, Any]) -> tuple[str, Any]:
     return "inputs", payload["inputs"]
 
 
-def v2_columns(payload: dict[str, Any], names: list[str] | None) -> dict[str, list[Any]]:
-    """The request's tensors as columns (name -> values)."""
+def v2_columns(
+    payload: dict[str, Any], names: list[str] | None, types: dict[str, str] | None = None
+) -> dict[str, list[Any]]:
+    """The request's tensors as columns (name -> values). ``names``: the model's inputs in
+    signature order (None without a signature); ``types``: their signature types."""
     for key in payload:
         if key not in _V2_KEYS:
             raise _problem(key, f"unknown key{suggest(key, _V2_KEYS)}", key)
     tensors = payload.get("inputs")
     if not isinstance(tensors, list) or not tensors:
         raise _problem("inputs", "must be a non-empty list of input tensors", "inputs")
+    types = types or {}
     columns: dict[str, list[Any]] = {}
+    given: dict[str, int] = {}
     for i, tensor in enumerate(tensors):
         where = f"inputs[{i}]"
-        if not isinstance(tensor, dict):
-            raise _problem(where, "must be an object with name, shape, datatype, data", "inputs")
-        for key in tensor:
-            if key not in _TENSOR_KEYS:
-                raise _problem(f"{where}.{key}", f"unknown key{suggest(key, _TENSOR_KEYS)}", key)
-        for key in ("name", "shape", "datatype", "data"):
-            if key not in tensor:
-                raise _problem(where, f"missing {key!r}", key)
-        shape, data = tensor["shape"], _flat(tensor["data"])
-        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            raise _problem(f"{where}.shape", "must be a list of sizes", "shape")
-        size = 1
-        for d in shape:
-            size *= d
-        if size != len(data):
+        name, datatype, shape, data = _tensor(tensor, where)
+        if name in given:
             raise _problem(
-                f"{where}.data", f"holds {len(data)} values but shape {shape} needs {size}", "data"
+                f"{where}.name", f"input {name!r} is given twice (inputs[{given[name]}] too)", name
             )
-        name = str(tensor["name"])
+        given[name] = i
         if len(shape) == 2 and shape[1] > 1 and len(tensors) == 1 and names is not None:
-            return _matrix(data, shape, names, where)
+            matrix = _matrix(data, shape, names, where)
+            for column in names:
+                _suits(datatype, column, types, where)
+            return matrix
+        if len(shape) != 1 and (len(shape) != 2 or shape[1] != 1):
+            raise _problem(
+                f"{where}.shape",
+                f"{shape}: a named input is [N] (or [N, 1]); one [N, F] tensor may instead hold "
+                "all the model's inputs in signature order",
+                "shape",
+            )
+        _suits(datatype, name, types, where)
         columns[name] = data
     return columns
+
+
+def _tensor(tensor: Any, where: str) -> tuple[str, str, list[int], list[Any]]:
+    """One input tensor checked: its name, datatype, shape and values (flat, row-major)."""
+    if not isinstance(tensor, dict):
+        raise _problem(where, "must be an object with name, shape, datatype, data", "inputs")
+    for key in tensor:
+        if key not in _TENSOR_KEYS:
+            raise _problem(f"{where}.{key}", f"unknown key{suggest(key, _TENSOR_KEYS)}", key)
+    for key in ("name", "shape", "datatype", "data"):
+        if key not in tensor:
+            raise _problem(where, f"missing {key!r}", key)
+    name, datatype, shape = tensor["name"], tensor["datatype"], tensor["shape"]
+    if not isinstance(name, str) or not name:
+        raise _problem(f"{where}.name", "must be the input's name (a non-empty string)", "name")
+    if datatype not in V2_DATATYPES:
+        raise _problem(
+            f"{where}.datatype",
+            f"{datatype!r} is not an Open Inference Protocol datatype"
+            f"{suggest(str(datatype), V2_DATATYPES)}; use one of {', '.join(V2_DATATYPES)}",
+            name,
+        )
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+        raise _problem(f"{where}.shape", "must be a list of sizes", "shape")
+    if not isinstance(tensor["data"], list):
+        raise _problem(
+            f"{where}.data", f"must be a list, got {type(tensor['data']).__name__}", "data"
+        )
+    data = _flat(tensor["data"], shape, f"{where}.data")
+    _fits(data, datatype, f"{where}.data", name)
+    return name, datatype, shape, data
+
+
+def _flat(data: list[Any], shape: list[int], where: str) -> list[Any]:
+    """``data`` flat (row-major): given flat, or nested exactly as ``shape``."""
+    size = 1
+    for d in shape:
+        size *= d
+    if not any(isinstance(v, list) for v in data):
+        if len(data) != size:
+            raise _problem(
+                where, f"holds {len(data)} values but shape {shape} needs {size}", "data"
+            )
+        return data
+    out: list[Any] = []
+    _unnest(data, shape, 0, where, out)
+    return out
+
+
+def _unnest(data: Any, shape: list[int], depth: int, where: str, out: list[Any]) -> None:
+    if depth == len(shape):
+        if isinstance(data, list):
+            raise _problem(
+                where, f"is nested deeper than its shape {shape} (send the values flat, "
+                "row-major, or nested as the shape)", "data",
+            )  # fmt: skip
+        out.append(data)
+        return
+    if not isinstance(data, list) or len(data) != shape[depth]:
+        got = f"{len(data)} items" if isinstance(data, list) else "a single value"
+        raise _problem(
+            where, f"holds {got} where shape {shape} needs {shape[depth]} (dimension {depth})",
+            "data",
+        )  # fmt: skip
+    for j, part in enumerate(data):
+        _unnest(part, shape, depth + 1, f"{where}[{j}]", out)
+
+
+def _fits(values: list[Any], datatype: str, where: str, name: str) -> None:
+    """Every value fits ``datatype`` (null is left to the signature's nullability)."""
+    kinds = {type(v) for v in values}
+    kinds.discard(type(None))
+    if datatype in _INT_RANGES:
+        low, high = _INT_RANGES[datatype]
+        ok = kinds <= {int} and all(low <= v <= high for v in values if v is not None)
+    elif datatype in _FLOAT_MAX:
+        top = _FLOAT_MAX[datatype]
+        ok = kinds <= {int, float} and all(abs(v) <= top for v in values if v is not None)
+    else:
+        ok = kinds <= ({bool} if datatype == "BOOL" else {str})
+    if ok:
+        return
+    for j, v in enumerate(values):  # the first value that does not fit, for the message
+        if v is not None and not _fits_one(v, datatype):
+            raise _problem(f"{where}[{j}]", f"{_show(v)} is not a valid {datatype}", name)
+
+
+def _fits_one(value: Any, datatype: str) -> bool:
+    if datatype in _INT_RANGES:
+        low, high = _INT_RANGES[datatype]
+        return type(value) is int and low <= value <= high
+    if datatype in _FLOAT_MAX:
+        return type(value) in (int, float) and abs(value) <= _FLOAT_MAX[datatype]
+    return type(value) is (bool if datatype == "BOOL" else str)
+
+
+def _suits(datatype: str, name: str, types: dict[str, str], where: str) -> None:
+    kind = types.get(name)
+    if kind is None or datatype in _SUITS.get(kind, V2_DATATYPES):
+        return
+    allowed = [t for t in V2_DATATYPES if t in _SUITS[kind]]
+    raise _problem(
+        f"{where}.datatype",
+        f"{datatype} does not suit input {name!r}, which the model declares {kind}; send "
+        f"{' or '.join(allowed) if len(allowed) < 4 else 'a number type (FP64, INT64, ...)'}",
+        name,
+    )
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _matrix(
@@ -122,17 +268,6 @@ def _matrix(
             "shape",
         )
     return {name: data[j::width] for j, name in enumerate(names)}
-
-
-def _flat(data: Any) -> list[Any]:
-    if not isinstance(data, list):
-        return [data]
-    if data and isinstance(data[0], list):
-        out: list[Any] = []
-        for part in data:
-            out.extend(_flat(part))
-        return out
-    return data
 
 
 def v2_tensor_type(values: list[Any]) -> str:

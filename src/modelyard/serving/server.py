@@ -262,7 +262,7 @@ class ModelServer:
     def _evicted(self, entry: ModelEntry) -> None:
         self.metrics.evictions.labels(entry.name, str(entry.version)).inc()
         self.metrics.models_loaded.set(len(self.pool))
-        self.metrics.untrack(entry.name, entry.version)
+        self.metrics.untrack(entry.metric_labels)
         entry.close()
 
     # -- v1 -----------------------------------------------------------------------------------
@@ -298,18 +298,40 @@ class ModelServer:
         return call.done(scored, ids, orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY))
 
     # -- v2 (Open Inference Protocol) ------------------------------------------------------------
-    async def infer(self, name: str, body: bytes, *, client: str, headers: HeaderLookup) -> Reply:
-        """``POST /v2/models/{name}/infer``."""
+    async def infer(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        client: str,
+        headers: HeaderLookup,
+        version: str | None = None,
+    ) -> Reply:
+        """``POST /v2/models/{name}/infer`` (``/versions/{version}/infer``: the variant serving
+        that version answers; 404 when none does)."""
         call = _Call(self, name, time.perf_counter(), v2=True)
         try:
             payload = self._admit(call, body, client, headers)
-            params = payload.get("parameters") or {}
-            variant = call.pick(
-                headers, params.get("routing_key") if isinstance(params, dict) else None
-            )
+            if version is not None:
+                variant = call.pin(self._serving(call.deployment, version))
+            else:
+                params = payload.get("parameters") or {}
+                variant = call.pick(
+                    headers, params.get("routing_key") if isinstance(params, dict) else None
+                )
             entry = await self._entry(call, variant)
+            if version is not None and str(entry.version) != version:  # moved meanwhile
+                raise NotFoundError(
+                    f"Deployment {name!r} stopped serving version {version} (its variant "
+                    f"{variant.name!r} moved to version {entry.version}).",
+                    deployment=name,
+                    version=version,
+                )
+            schema = entry.schema
             columns = v2_columns(
-                payload, entry.schema.request_names if entry.schema.names else None
+                payload,
+                schema.request_names if schema.names else None,
+                schema.request_types if schema.names else None,
             )
             rows, keys = entry.schema.from_columns(columns, "inputs")
             call.rows = rows
@@ -329,12 +351,14 @@ class ModelServer:
         self._shadow(call, records, "instances", ids)
         return call.done(scored, ids, orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY))
 
-    async def model_metadata(self, name: str) -> dict[str, Any]:
-        """``GET /v2/models/{name}``: versions, platform, input and output tensors."""
+    async def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """``GET /v2/models/{name}`` (or ``/versions/{version}``: the variant serving it):
+        versions, platform, input and output tensors."""
         from modelyard.serving.protocol import V2_TYPES
 
         dep = self._deployment(name)
-        entry = await self.loader.entry(dep, dep.primary)
+        variant = dep.primary if version is None else self._serving(dep, version)
+        entry = await self.loader.entry(dep, variant)
         sig = entry.model.signature
         inputs = [
             {"name": c.name, "datatype": V2_TYPES.get(c.type, "BYTES"), "shape": [-1]}
@@ -347,9 +371,10 @@ class ModelServer:
             outputs.append(
                 {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(entry.classes)]}
             )
+        versions = {str(v.version) for v in dep.variants.values()} if version is None else {version}
         return {
             "name": name,
-            "versions": sorted({str(v.version) for v in dep.variants.values()}),
+            "versions": sorted(versions),
             "platform": f"modelyard-{entry.model.flavor}",
             "inputs": inputs,
             "outputs": outputs,
@@ -359,11 +384,13 @@ class ModelServer:
             },
         }  # fmt: skip
 
-    async def model_ready(self, name: str) -> bool:
-        """Load every variant of the deployment (if it is not yet) and say whether it worked."""
+    async def model_ready(self, name: str, version: str | None = None) -> bool:
+        """Load every variant of the deployment (or the one serving ``version``) if it is not
+        yet loaded, and say whether it worked."""
         dep = self._deployment(name)
+        variants = dep.variants.values() if version is None else [self._serving(dep, version)]
         try:
-            for variant in dep.variants.values():
+            for variant in variants:
                 await self.loader.entry(dep, variant)
         except ModelyardError:
             log.exception("deployment %s is not ready", name)
@@ -405,6 +432,21 @@ class ModelServer:
             )
         return dep
 
+    def _serving(self, dep: Deployment | None, version: str) -> Variant:
+        """The variant of ``dep`` serving model version ``version`` now (the heaviest, when
+        variants of two models share the number)."""
+        assert dep is not None
+        for variant in sorted(dep.variants.values(), key=lambda v: -v.weight):
+            if str(variant.version) == version:
+                return variant
+        served = ", ".join(f"{v.version} ({v.name}: {v.model})" for v in dep.variants.values())
+        raise NotFoundError(
+            f"Deployment {dep.name!r} does not serve version {version!r} now; it serves "
+            f"version {served}. Use /v2/models/{dep.name}/infer for the version it routes to.",
+            deployment=dep.name,
+            version=version,
+        )
+
     def _admit(
         self, call: _Call, body: bytes, client: str, headers: HeaderLookup
     ) -> dict[str, Any]:
@@ -417,8 +459,10 @@ class ModelServer:
                 reason="busy",
             )
         if dep.limiter is not None:
-            header = dep.spec.rate_limit.client_header if dep.spec.rate_limit else ""
-            wait = dep.limiter.acquire(headers.get(header.lower()) or client)
+            header = dep.spec.rate_limit.client_header if dep.spec.rate_limit else None
+            # the IP address unless a trusted proxy's header is configured: a header the
+            # client sends itself would let it pick a fresh bucket for every request
+            wait = dep.limiter.acquire((header and headers.get(header.lower())) or client)
             if wait:
                 raise RateLimitedError(
                     f"Too many requests from this client for {dep.name!r} (limit "
@@ -594,6 +638,19 @@ class _Call:
         self.variant = dep.variants[dep.router.pick(self.key)]
         return self.variant
 
+    def pin(self, variant: Variant) -> Variant:
+        self.variant = variant
+        return variant
+
+    def _series(self) -> tuple[str, int | None, str]:
+        """model, version and variant, as far as the request got ("" / None before)."""
+        entry, variant = self.entry, self.variant
+        return (
+            entry.name if entry else "",
+            entry.version if entry else None,
+            variant.name if variant else "",
+        )
+
     def _headers(self) -> dict[str, str]:
         headers = dict(_JSON)
         if self.variant is not None:
@@ -626,7 +683,7 @@ class _Call:
             "too_large" if status == 413 else "error"
         )  # fmt: skip
         dep_name = self.deployment.name if self.deployment else self.name
-        server.metrics.error(dep_name, kind)
+        server.metrics.error(dep_name, *self._series(), kind)
         entry, variant = self.entry, self.variant
         server.metrics.count(
             dep_name,

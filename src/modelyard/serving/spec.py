@@ -98,12 +98,20 @@ class CacheSpec(SpecModel):
 
 
 class RateLimitSpec(SpecModel):
-    """A token bucket per client: ``requests_per_s`` sustained, ``burst`` at once."""
+    """A token bucket per client: ``requests_per_s`` sustained, ``burst`` at once.
+
+    The client is its IP address (behind a proxy, with ``server.proxy_headers``, the one the
+    proxy forwards). ``client_header`` keys the buckets by a header instead: only for a server
+    behind a trusted proxy or gateway that sets that header itself, as a client that may send
+    it could pick a fresh bucket for every request."""
 
     requests_per_s: float = Field(gt=0)
     burst: int | None = Field(None, ge=1, description="default: requests_per_s rounded up")
-    client_header: str = Field(
-        "X-Client-Id", pattern=_HEADER, description="names the client; else its IP address"
+    client_header: str | None = Field(
+        None,
+        pattern=_HEADER,
+        description="behind a trusted proxy that sets it: the header naming the client "
+        "(default: none, the client's IP address)",
     )
 
 
