@@ -113,6 +113,10 @@ def test_errors_are_one_line(home: Path, tmp_path: Path) -> None:
     assert refused.returncode == 2 and "window.last (line 3)" in refused.stderr
     as_json = cli(home, "monitor", "retrain", "nope", "--json")
     assert as_json.returncode == 3 and json.loads(as_json.stderr)["error"] == "NotFoundError"
+    no_model = cli(home, "monitor", "feedback", str(tmp_path / "labels.csv"), "--model", "nope")
+    assert no_model.returncode == 3, no_model.stdout
+    assert no_model.stderr.strip().startswith("error: No model named 'nope' has logged")
+    assert len(no_model.stderr.strip().splitlines()) == 1
 
 
 def test_serve_runs_due_checks_until_interrupted(home: Path, tmp_path: Path) -> None:

@@ -181,6 +181,23 @@ def test_booleans_and_integer_codes_match_across_types() -> None:
     assert result.missing_current == pytest.approx(0.2)
 
 
+@pytest.mark.parametrize(
+    "current",
+    [
+        [1, 0] * 40,  # the same flag as integer codes
+        np.array([1.0, 0.0] * 40),
+        pa.chunked_array([[1, 0] * 40]),
+        ["True", "False"] * 40,  # as text (a CSV, a category input logged as str)
+        ["true", "false"] * 40,
+    ],
+)
+def test_a_boolean_matches_its_integer_code_and_its_text(current: object) -> None:
+    result = ChiSquaredDetector().fit([True, False] * 40).score(current)
+    assert (result.statistic, result.drifted) == (0.0, False), result.message
+    flipped = ChiSquaredDetector().fit(np.array([1, 1, 1, 0] * 20)).score([True, False] * 40)
+    assert flipped.drifted  # a real change of the flag's share still shows
+
+
 def test_nan_is_left_out_and_reported_as_missing() -> None:
     rng = np.random.default_rng(1)
     ref, cur = rng.normal(size=400), rng.normal(size=300)

@@ -130,3 +130,64 @@ def test_a_missing_file_is_a_clear_error(workspace: Workspace, tmp_path: Path) -
 
     with pytest.raises(NotFoundError, match="none.csv"):
         record_feedback_file(workspace, tmp_path / "none.csv")
+
+
+def test_a_boolean_label_is_refused_unless_the_classes_are_booleans(
+    workspace: Workspace, logged: list[str], tmp_path: Path
+) -> None:
+    """``true`` is not taken for 1: for classes 1 / 2 it would be a valid class meaning
+    something else. A model trained on booleans takes them."""
+    from sklearn.linear_model import LogisticRegression
+
+    from modelyard.flavors import save_model
+    from modelyard.registry import RegistryClient
+
+    rows = [
+        {"prediction_id": "p0", "label": True},
+        {"prediction_id": "p1", "label": 1},
+        {"prediction_id": "p2", "label": False},
+    ]
+    result = record_feedback(workspace, rows, model="fraud")
+    assert (result.accepted, result.refused_count) == (1, 2)
+    assert [(r["row"], r["value"]) for r in result.refused] == [(0, True), (2, False)]
+    message = result.refused[0]["message"]
+    assert message == (
+        "label True is a boolean, not one of the classes of fraud v1 (0, 1); send the class itself"
+    )
+
+    X, y = training_data(100)
+    save_model(LogisticRegression().fit(X, y.astype(bool)), tmp_path / "flags", sample=X.head(5))
+    RegistryClient(workspace).register_model(str(tmp_path / "flags"), "flags")
+    log_predictions(workspace, X.head(2), [1.0, 0.0], model="flags", ids=["f0", "f1"])
+    flags = [{"prediction_id": "f0", "label": True}, {"prediction_id": "f1", "label": False}]
+    assert record_feedback(workspace, flags, model="flags").accepted == 2
+
+
+def test_a_model_without_predictions_is_named(
+    workspace: Workspace, logged: list[str], tmp_path: Path
+) -> None:
+    from modelyard.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as info:
+        record_feedback(workspace, [{"prediction_id": "p0", "label": 1}], model="frau")
+    message = info.value.message
+    assert message.startswith("No model named 'frau' has logged predictions")
+    assert "(did you mean 'fraud'?)" in message and "Models with predictions: fraud." in message
+    assert info.value.details["field"] == "model" and info.value.http_status == 404
+    register_classifier(workspace, tmp_path, name="quiet", stage=None)
+    with pytest.raises(NotFoundError, match="Model 'quiet' has no logged predictions"):
+        record_feedback(workspace, [{"prediction_id": "p0", "label": 1}], model="quiet")
+    assert _feedback(workspace).empty
+
+
+def test_a_label_is_checked_against_the_version_that_answered(
+    workspace: Workspace, logged: list[str]
+) -> None:
+    """A shadow row carries the answered row's id; the label is for the answer (v1, classes
+    0 / 1), not for the shadow's version (here one the registry does not know)."""
+    X, _ = training_data(1)
+    log_predictions(workspace, X, [1.0], ids=["s1"])
+    log_predictions(workspace, X, [1.0], ids=["s1"], version=9, variant="shadow")
+    result = record_feedback(workspace, [{"prediction_id": "s1", "label": 7}], model="fraud")
+    assert (result.accepted, result.refused_count) == (0, 1)
+    assert "not a class of fraud v1" in result.refused[0]["message"]

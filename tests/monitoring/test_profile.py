@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from modelyard.config import Settings
 from modelyard.entities import ModelVersion
+from modelyard.entities.drift import FeatureProfile
 from modelyard.errors import IntegrityError, InvalidArgumentError, NotFoundError
 from modelyard.flavors import save_model
 from modelyard.monitoring import (
@@ -26,6 +27,7 @@ from modelyard.monitoring import (
     profile_location,
     save_profile,
 )
+from modelyard.monitoring.profile import canonical_feature
 from modelyard.registry import RegistryClient
 from modelyard.storage import Workspace
 
@@ -83,7 +85,7 @@ def test_a_profile_holds_what_the_tests_need() -> None:
     assert sum(channel.frequencies().values()) == pytest.approx(1.0)
     country = profile.features["country"]
     assert country.missing == int(data.country.isna().sum())
-    assert profile.features["is_new"].categories[0] in ("True", "False")
+    assert profile.features["is_new"].categories[0] in ("1", "0")  # booleans as 1 / 0
     assert profile.predictions is not None and profile.predictions.name == "proba"
 
 
@@ -166,6 +168,35 @@ def test_save_and_load_through_the_file_store(workspace: Workspace, tmp_path: Pa
     assert load_profile(workspace, "fraud", version.version) == profile
     record = json.loads(RegistryClient(workspace).get_version("fraud", 1).tags[PROFILE_TAG])
     assert record["uri"] == uri and len(record["sha256"]) == 64
+
+
+def test_a_profile_saved_with_boolean_keys_is_read_with_todays(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Profiles saved before booleans were keyed 1 / 0 said "True" / "False": they still match
+    the same flag logged as bool or as 0 / 1 (and a "True" beside a "1" merges)."""
+    registered(workspace, tmp_path)
+    profile = build_profile(pd.DataFrame({"flag": [True, False, True] * 30}))
+    old = json.loads(profile.to_bytes())
+    assert old["features"][0]["categories"] == ["1", "0"]
+    old["features"][0]["categories"] = ["True", "False"]
+    old["features"][0]["summary"]["n_categories"] = 2.0
+    save_profile(workspace, "fraud", 1, Profile.from_dict(old))
+    loaded = load_profile(workspace, "fraud", 1)
+    assert loaded.features["flag"].categories == ("1", "0")
+    assert list(loaded.features["flag"].category_counts) == [60, 30]
+    for current in ([True, False, True] * 30, [1, 0, 1] * 30):
+        report = detect_drift(loaded, pd.DataFrame({"flag": current}))
+        assert not report.features[0].drifted, report.features[0].message
+    mixed = dict(
+        old["features"][0],
+        categories=["True", "1", "False"],
+        category_counts=[40, 20, 30],
+        summary={"n_categories": 3.0},
+    )
+    merged = canonical_feature(FeatureProfile.from_dict(mixed))
+    assert merged.categories == ("1", "0") and list(merged.category_counts) == [60, 30]
+    assert merged.summary["n_categories"] == 2.0
 
 
 def test_an_altered_profile_is_refused(workspace: Workspace, tmp_path: Path) -> None:

@@ -69,10 +69,17 @@ def _traffic(workspace: Workspace) -> None:
     frame = _drifted().iloc[np.arange(4500) % 3 == 0]
     n = len(frame)
     inputs = frame.drop(columns=["transaction_id", "customer_id", "merchant_id", "is_fraud"])
-    model = RegistryClient(workspace).load_model(f"models:/{MODEL}@production")
+    registry = RegistryClient(workspace)
+    version = registry.resolve(f"models:/{MODEL}@production").version
+    model = registry.load_model(f"models:/{MODEL}/{version}")
     proba = model.predict_proba(inputs)[:, 1]
     ids = log_predictions(
-        workspace, inputs, model.predict(inputs).astype(float), proba=proba, model=MODEL
+        workspace,
+        inputs,
+        model.predict(inputs).astype(float),
+        proba=proba,
+        model=MODEL,
+        version=version,
     )
     labels = [{"prediction_id": i, "label": int(v)} for i, v in zip(ids, frame["is_fraud"])]
     assert record_feedback(workspace, labels, model=MODEL).accepted == n
@@ -139,13 +146,23 @@ def test_drift_alert_retrains_and_promotes_the_winner(
     } <= chain
     assert LineageNode("model_version", f"{MODEL}/2") in {e.target for e in down}
 
-    # the next check compares the same traffic with v2's profile (trained on the fresh data):
-    # the drift alert resolves; the performance alert (the window still holds v1's answers)
-    # stays open, and the cooldown stops a second retrain
+    # the next check watches v2: drift tests v2's profile against the rows v2 answered, and it
+    # answered none yet (v1's rows are not v2's drift): not enough data, the alert stays open
     again = run_monitor(workspace, "fraud-prod")
     assert again.check is not None and again.check.model_version == 2
-    assert [c.alert.kind for c in again.resolved] == ["drift"]
-    assert again.retrain is None
+    assert again.check.details["checks"]["drift"]["status"] == "not_enough_data"
+    assert (
+        "v2 answered none of the window's 1500" in again.check.details["checks"]["drift"]["message"]
+    )
+    assert again.resolved == [] and again.retrain is None
+    # v2 answers the same kind of traffic (it was trained on it): the drift alert resolves; the
+    # performance alert (the window still holds v1's answers) stays open, and the cooldown stops
+    # a second retrain
+    _traffic(workspace)
+    third = run_monitor(workspace, "fraud-prod")
+    assert [c.alert.kind for c in third.resolved] == ["drift"]
+    assert third.check is not None and third.check.drift["n_current"] == 1500
+    assert third.retrain is None
     assert len(workspace.metadata.monitoring.list_retrains("fraud-prod")) == 1
 
 

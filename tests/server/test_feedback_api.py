@@ -89,3 +89,22 @@ def test_bad_requests(server: str, workspace: Workspace) -> None:
     empty = httpx.post(f"{server}/v1/feedback", json={"feedback": []})
     assert empty.status_code == 422
     assert workspace.logs.read("feedback") is None
+
+
+def test_a_boolean_label_and_an_unknown_model(server: str, workspace: Workspace) -> None:
+    boolean = httpx.post(
+        f"{server}/v1/feedback", json={"feedback": [{"prediction_id": "a", "label": True}]}
+    )
+    assert boolean.status_code == 422, boolean.text
+    [refused] = boolean.json()["refused"]
+    assert (refused["field"], refused["value"]) == ("label", True)
+    assert "is a boolean, not one of the classes of fraud v1 (0, 1)" in refused["message"]
+    nope = httpx.post(
+        f"{server}/v1/feedback",
+        json={"feedback": [{"prediction_id": "a", "label": 1}], "model": "nope"},
+    )
+    assert nope.status_code == 404, nope.text
+    body = nope.json()
+    assert body["error"] == "NotFoundError" and "'nope'" in body["message"]
+    assert "Models with predictions: fraud" in body["message"]
+    assert workspace.logs.read("feedback") is None

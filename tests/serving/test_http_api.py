@@ -313,7 +313,7 @@ def test_metrics_and_prediction_log(workspace: Workspace, model_dirs: dict[str, 
     assert oks[0]["proba"] == pytest.approx(ok["probabilities"][0][1])
     assert oks[1]["input.f7"] == pytest.approx(row(1)["f7"])
     assert {r["variant"] for r in logged} == {"default"} and oks[0]["version"] == 1
-    error = next(r for r in logged if r["status"] == "error")
+    error = next(r for r in logged if r["status"] == "rejected")  # a 422: not an error
     assert error["error"] == "SpecError" and error["prediction"] is None
     assert error["input.f0"] is None and error["latency_ms"] >= 0
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from modelyard.errors import InvalidArgumentError
@@ -61,6 +62,11 @@ def test_time_window_and_last_n(log: EventLog) -> None:
     newest = log.read("predictions", partition={"model": "m"}, last=5)
     assert newest is not None
     assert newest.column("prediction_id").to_pylist() == [f"p{i}" for i in range(43, 48)]
+    # a row filter applies before last counts: the newest 5 of the rows it keeps
+    early = pc.field("input.amount") < 30
+    filtered = log.read("predictions", partition={"model": "m"}, last=5, where=early)
+    assert filtered is not None
+    assert filtered.column("prediction_id").to_pylist() == [f"p{i}" for i in range(25, 30)]
 
 
 def test_partitions_are_separate_and_listed(log: EventLog) -> None:

@@ -68,7 +68,13 @@ from modelyard.monitoring.reporting import monitor_report, write_monitor_report
 from modelyard.monitoring.retrain import retrain
 from modelyard.monitoring.spec import METRICS, MonitorSpec, RuleSpec, default_rules
 from modelyard.monitoring.store import PROFILE_TAG, load_profile, profile_location, save_profile
-from modelyard.monitoring.window import Window, labelled, read_feedback, read_window
+from modelyard.monitoring.window import (
+    Window,
+    labelled,
+    read_feedback,
+    read_shadow,
+    read_window,
+)
 
 __all__ = [
     "BINS",
@@ -115,6 +121,7 @@ __all__ = [
     "performance",
     "profile_location",
     "read_feedback",
+    "read_shadow",
     "read_window",
     "record_feedback",
     "record_feedback_file",

@@ -33,7 +33,14 @@ from modelyard.monitoring.performance import PerformanceResult, performance, ser
 from modelyard.monitoring.retrain import maybe_retrain
 from modelyard.monitoring.rules import observe
 from modelyard.monitoring.sinks import alert_payload, deliver, wants
-from modelyard.monitoring.window import Window, labelled, now_utc, read_feedback, read_window
+from modelyard.monitoring.window import (
+    Window,
+    labelled,
+    now_utc,
+    read_feedback,
+    read_shadow,
+    read_window,
+)
 from modelyard.storage import Workspace
 
 __all__ = ["CheckOutcome", "run_due", "run_monitor"]
@@ -232,11 +239,15 @@ def _service(found: _Collector, window: Window, min_rows: int) -> None:
 def _performance(found: _Collector, workspace: Workspace, window: Window, monitor: Monitor) -> None:
     check = monitor.spec.checks.performance
     assert check is not None
+    shadow = None
     if window.table is None:
         rows = None
     else:
         feedback = read_feedback(workspace, start=window.start)
         rows = labelled(window.table, feedback, columns=_PERF_COLUMNS)
+        shadowed = read_shadow(workspace, window, columns=_PERF_COLUMNS)
+        if shadowed is not None:
+            shadow = labelled(shadowed, feedback, columns=_PERF_COLUMNS)
     if rows is None:
         result = PerformanceResult(
             "not_enough_data",
@@ -245,7 +256,7 @@ def _performance(found: _Collector, workspace: Workspace, window: Window, monito
             message=f"no predictions in the window; {check.min_labels} labelled ones needed",
         )
     else:
-        result = performance(rows, check.metrics, min_labels=check.min_labels)
+        result = performance(rows, check.metrics, min_labels=check.min_labels, shadow=shadow)
     found.values.update(result.metrics)
     found.rows += result.rows()
     found.details["performance"] = result.to_dict()
@@ -266,8 +277,9 @@ def _drift(
     assert check is not None
     result = check_drift(workspace, check, window, monitor.spec.model.name, version)
     found.values.update(result.values)
+    n = result.report.get("n_current", 0)  # the rows the watched version answered
     found.rows += [
-        {"metric": k, "value": v, "version": None, "variant": None, "n": window.rows}
+        {"metric": k, "value": v, "version": None, "variant": None, "n": n}
         for k, v in result.values.items()
     ]
     found.details["drift"] = {"status": result.status, "message": result.message}

@@ -6,7 +6,11 @@
   become epoch seconds.
 - Categories are counted per distinct value (Arrow or pandas hashing, no Python loop per row);
   each distinct value then gets a canonical string key, so the same category matches whether a
-  column arrives as bool, int, float (1.0 is "1"), string or dictionary.
+  column arrives as bool, int, float (1.0 is "1"), string or dictionary. A boolean is the
+  integer code it equals (True is "1", as ``True == 1`` in Python, numpy and pandas), and so is
+  its text ("True", "true"): a flag logged as bool matches the same flag profiled as 0 / 1 or
+  read from a CSV. Profiles saved before this rule keyed booleans as "True" / "False";
+  :func:`modelyard.monitoring.profile.canonical_feature` re-keys them when they are read.
 """
 
 from __future__ import annotations
@@ -186,12 +190,16 @@ def _datetime_seconds(series: pd.Series) -> np.ndarray:
 
 
 # -- categories ------------------------------------------------------------------------------
+_BOOLEAN_TEXT = {"True": "1", "False": "0", "true": "1", "false": "0"}
+
+
 def canonical(value: Any) -> str | None:
-    """The key a category is counted under; None for a missing value."""
+    """The key a category is counted under; None for a missing value. Idempotent: a key maps to
+    itself."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, (bool, np.bool_)):
-        return "True" if value else "False"
+        return "1" if value else "0"
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
@@ -201,7 +209,8 @@ def canonical(value: Any) -> str | None:
         if number.is_integer():
             return str(int(number))
         return repr(number)
-    return str(value)
+    text = str(value)
+    return _BOOLEAN_TEXT.get(text, text)
 
 
 def category_counts(column: Any) -> tuple[dict[str, int], int]:

@@ -35,7 +35,7 @@ from modelyard.entities.drift import (
 from modelyard.errors import InvalidArgumentError, NotFoundError
 from modelyard.monitoring import columns as cols
 from modelyard.monitoring import stats
-from modelyard.monitoring.profile import profile_column
+from modelyard.monitoring.profile import canonical_feature, profile_column
 
 __all__ = [
     "ChiSquaredDetector",
@@ -129,6 +129,7 @@ class Detector:
         """Learn the reference: a FeatureProfile, or values (numpy, pandas or Arrow)."""
         if not isinstance(reference, FeatureProfile):
             reference = profile_column(name, reference, kind=self.array_kind, sketch_size=None)
+        reference = canonical_feature(reference)
         if reference.kind not in self.kinds:
             raise InvalidArgumentError(
                 f"{type(self).__name__} ({self.method}) scores {' or '.join(self.kinds)} "

@@ -45,7 +45,7 @@ from modelyard.monitoring.detectors import (
     score_column,
     unscored,
 )
-from modelyard.monitoring.profile import default_workers
+from modelyard.monitoring.profile import canonical_profile, default_workers
 
 __all__ = [
     "CATEGORICAL_METHODS",
@@ -91,6 +91,7 @@ def detect_drift(
     profile describes).
     """
     _check_options(alpha, correction, drift_share, min_rows)
+    profile = canonical_profile(profile)  # an older profile's categories, keyed as now
     numeric_methods = _methods(numeric, NUMERIC_METHODS, "numeric")
     categorical_methods = _methods(categorical, CATEGORICAL_METHODS, "categorical")
     thresholds = {

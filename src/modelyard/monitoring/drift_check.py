@@ -1,5 +1,7 @@
-"""The drift check of a monitor: the window's inputs (and predictions) against the reference
-profile stored with the watched model version, and the values alert rules read from it:
+"""The drift check of a monitor: the inputs (and predictions) of the window's rows that the watched
+model version answered against the reference profile stored with that version (rows of other
+versions and the shadow model's are left out: the profile says what that version was trained
+on, and its predictions are compared with its own), and the values alert rules read from it:
 
 - ``drift_share`` / ``dataset_drift`` / ``drifted_features``: the report's dataset verdict;
 - ``max_psi``: the largest PSI of any feature (with the psi method);
@@ -57,7 +59,13 @@ def check_drift(
         return DriftOutcome("no_profile", message=exc.message)
     if window.table is None:
         return DriftOutcome("not_enough_data", message="no predictions in the window")
-    return outcome_of(detect(profile, check, window.table))
+    rows = window.scored_by(version)
+    if rows is None:
+        return DriftOutcome(
+            "not_enough_data",
+            message=f"{model} v{version} answered none of the window's {window.rows} predictions",
+        )
+    return outcome_of(detect(profile, check, rows))
 
 
 def detect(profile: Profile, check: DriftCheck, current: pa.Table) -> DriftReport:

@@ -6,9 +6,12 @@
 Every row is checked before anything is written, and the accepted rows are written as one
 file, so a batch is never half-written:
 
-- an id the prediction log does not know is reported in ``unknown_ids`` (not an error);
-- a label of the wrong type for the model (text for a model that predicts numbers, a value that
-  is not one of the model version's classes) is refused with the field and the value;
+- an id the prediction log does not know is reported in ``unknown_ids`` (not an error); a
+  ``model`` with no logged prediction at all is a NotFoundError naming it (a typo would
+  otherwise report every id unknown);
+- a label of the wrong type for the model (text for a model that predicts numbers, a boolean
+  for one whose classes are not booleans, a value that is not one of the model version's
+  classes) is refused with the field and the value; ``true`` is not taken for ``1``;
 - the same id twice in one batch: the last row wins (``duplicates`` counts the others). A label
   sent again later is a correction: readers take the latest label of each prediction.
 
@@ -25,8 +28,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from modelyard.entities.predictions import FEEDBACK_DATASET, PREDICTION_DATASET, TIME_COLUMN
-from modelyard.errors import DataValidationError, InvalidArgumentError, ModelyardError
+from modelyard.entities.predictions import (
+    FEEDBACK_DATASET,
+    PREDICTION_DATASET,
+    SHADOW_VARIANT,
+    TIME_COLUMN,
+)
+from modelyard.errors import (
+    DataValidationError,
+    InvalidArgumentError,
+    ModelyardError,
+    NotFoundError,
+    suggest,
+)
 from modelyard.storage import Workspace
 
 if TYPE_CHECKING:
@@ -150,20 +164,44 @@ def _basic_checks(frame: pd.DataFrame, refused: list[dict[str, Any]]) -> pd.Data
     return frame
 
 
+def _check_model(workspace: Workspace, model: str) -> None:
+    """A NotFoundError naming ``model`` when the prediction log has no row of it."""
+    from modelyard.registry import RegistryClient
+
+    log = workspace.logs
+    if log.files(PREDICTION_DATASET, partition={"model": model}):
+        return
+    logged = log.keys(PREDICTION_DATASET, "model")
+    try:
+        RegistryClient(workspace).get_model(model)
+        what = f"Model {model!r} has no logged predictions"
+    except NotFoundError:
+        what = f"No model named {model!r} has logged predictions (nor is one registered)"
+    raise NotFoundError(
+        f"{what}{suggest(model, logged)}; feedback is for the ids a model server returned. "
+        f"Models with predictions: {', '.join(logged) or 'none yet'}.",
+        field="model",
+        value=model,
+    )
+
+
 def _known_predictions(workspace: Workspace, ids: pa.Array, model: str | None) -> pd.DataFrame:
     """model, version, prediction_id and whether the model predicts text, for the ids the
-    prediction log holds (reading only the columns needed)."""
+    prediction log holds (reading only the columns needed). An id's version is the one that
+    answered it: the shadow model's rows (same id) are not read."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     log = workspace.logs
     models = [model] if model else log.keys(PREDICTION_DATASET, "model")
+    answered = pc.field("variant").is_null() | (pc.field("variant") != SHADOW_VARIANT)
     parts = []
     for name in models:
         table = log.read(
             PREDICTION_DATASET,
             partition={"model": name},
-            columns=["prediction_id", "version", "prediction"],
+            columns=["prediction_id", "version", "prediction", "variant"],
+            where=answered,
         )
         if table is None:
             continue
@@ -216,11 +254,13 @@ def _check_labels(
     classes = _Classes(workspace)
     accepted = []
     for (model, version, text), group in rows.groupby(["model", "version", "text"], sort=False):
+        known = classes(str(model), int(version))
         if text:
             values = group["label"].map(lambda v: str(_plain(v)))
         else:
+            group = _refuse_booleans(group, known, f"{model} v{version}", refused)
             values = pd.to_numeric(
-                group["label"].map(lambda v: _plain(v) if not isinstance(v, bool) else int(v)),
+                group["label"].map(lambda v: int(v) if isinstance(v, (bool, np.bool_)) else v),
                 errors="coerce",
             ).astype(float)
             bad = values.isna()
@@ -231,7 +271,6 @@ def _check_labels(
                 f"label {{value!r}} is not a number; {model} predicts numbers",
             )
             group, values = group[~bad], values[~bad]
-        known = classes(str(model), int(version))
         if known is not None:
             allowed = {str(c) for c in known} if text else {float(c) for c in known}
             inside = values.isin(allowed)
@@ -247,6 +286,26 @@ def _check_labels(
     if not accepted:
         return rows.iloc[0:0].assign(value=pd.Series(dtype=object))
     return pd.concat(accepted).sort_values("row")
+
+
+def _refuse_booleans(
+    group: pd.DataFrame, known: list[Any] | None, what: str, refused: list[dict[str, Any]]
+) -> pd.DataFrame:
+    """Refuse true / false for a model whose classes are not booleans (``true`` is not taken
+    for 1: for classes 1 / 2 it would be a valid class that means something else)."""
+    if known and all(isinstance(c, (bool, np.bool_)) for c in known):
+        return group
+    boolean = group["label"].map(lambda v: isinstance(v, (bool, np.bool_))).astype(bool)
+    if not boolean.any():
+        return group
+    message = (
+        f"label {{value!r}} is a boolean, not one of the classes of {what} "
+        f"({', '.join(map(str, known))}); send the class itself"
+        if known
+        else f"label {{value!r}} is a boolean; {what} predicts numbers"
+    )
+    _refuse(refused, group[boolean], "label", message)
+    return group[~boolean]
 
 
 def _table(rows: pd.DataFrame) -> pa.Table:
@@ -280,10 +339,12 @@ def record_feedback(
 
     ``rows``: mappings ``{prediction_id, label}``, a DataFrame or an Arrow table with those
     columns. ``model``: look the ids up in this model's log only (faster; default: every
-    model's)."""
+    model's); a NotFoundError when that model has no logged prediction."""
     import pyarrow as pa
 
     frame = _frame(rows)
+    if model is not None:
+        _check_model(workspace, model)
     result = FeedbackResult(received=len(frame))
     if frame.empty:
         return result

@@ -1,5 +1,8 @@
 """Model quality on labelled predictions, and service health (latency, errors) from the log, for
-the whole window and per model version and A/B variant."""
+the whole window and per model version and A/B variant.
+
+The whole-window figures (what alert rules read) are over the answered rows only; the shadow
+model's labelled rows, when given, are one more group per version (variant ``shadow``)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelyard.entities.predictions import STATUS_ERROR
+from modelyard.entities.predictions import STATUS_ERROR, STATUS_REJECTED
 from modelyard.monitoring.metrics import is_classification, score_metrics
 
 if TYPE_CHECKING:
@@ -72,14 +75,16 @@ def _arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
 
 def performance(
-    labelled: pa.Table, metrics: Sequence[str], *, min_labels: int
+    labelled: pa.Table,
+    metrics: Sequence[str],
+    *,
+    min_labels: int,
+    shadow: pa.Table | None = None,
 ) -> PerformanceResult:
-    """``metrics`` over labelled predictions (see :func:`modelyard.monitoring.window.labelled`);
-    "not enough data" below ``min_labels`` rows."""
-    import pyarrow.compute as pc
-
-    if labelled.num_rows:
-        labelled = labelled.filter(pc.is_valid(labelled.column("prediction")))
+    """``metrics`` over labelled answered predictions (see
+    :func:`modelyard.monitoring.window.labelled`); "not enough data" below ``min_labels`` rows.
+    ``shadow``: the shadow model's labelled rows, scored as groups of their own only."""
+    labelled = _scored(labelled)
     n = labelled.num_rows
     if n < min_labels:
         return PerformanceResult(
@@ -94,7 +99,12 @@ def performance(
     classification = is_classification(y_pred, score)
     overall = score_metrics(metrics, y_true, y_pred, score, classification=classification)
     result = PerformanceResult("ok", n, overall.values, notes=overall.notes)
-    for (version, variant), part in _groups(labelled):
+    groups = _groups(labelled)
+    if shadow is not None and shadow.num_rows:
+        groups = sorted(
+            groups + _groups(_scored(shadow)), key=lambda g: (str(g[0][0]), str(g[0][1]))
+        )
+    for (version, variant), part in groups:
         yt, yp, sc = _arrays(part)
         scores = score_metrics(metrics, yt, yp, sc, classification=classification)
         result.groups.append(
@@ -106,6 +116,13 @@ def performance(
             }
         )
     return result
+
+
+def _scored(table: pa.Table) -> pa.Table:
+    """The rows with a prediction (failed and rejected requests have none)."""
+    import pyarrow.compute as pc
+
+    return table.filter(pc.is_valid(table.column("prediction"))) if table.num_rows else table
 
 
 def _groups(table: pa.Table) -> list[tuple[tuple[Any, Any], pa.Table]]:
@@ -167,24 +184,31 @@ class ServiceResult:
         }
 
 
+# served: every request but those refused as the client's mistake (status 'rejected')
 _SERVICE_SQL = """
 SELECT {keys} count(*) AS n,
-       quantile_cont(latency_ms, 0.5) AS latency_p50_ms,
-       quantile_cont(latency_ms, 0.95) AS latency_p95_ms,
-       quantile_cont(latency_ms, 0.99) AS latency_p99_ms,
-       avg(CASE WHEN status = '{error}' THEN 1.0 ELSE 0.0 END) AS error_rate
+       count(*) FILTER (WHERE {served}) AS served,
+       quantile_cont(latency_ms, 0.5) FILTER (WHERE {served}) AS latency_p50_ms,
+       quantile_cont(latency_ms, 0.95) FILTER (WHERE {served}) AS latency_p95_ms,
+       quantile_cont(latency_ms, 0.99) FILTER (WHERE {served}) AS latency_p99_ms,
+       avg(CASE WHEN status = '{error}' THEN 1.0 ELSE 0.0 END) FILTER (WHERE {served})
+           AS error_rate,
+       avg(CASE WHEN status = '{rejected}' THEN 1.0 ELSE 0.0 END) AS rejected_rate
 FROM w {group}
 """
+_SERVED = f"status IS DISTINCT FROM '{STATUS_REJECTED}'"
 
 
 def service_health(window: pa.Table | None, *, min_rows: int = 1) -> ServiceResult:
-    """Latency percentiles and the error rate of the window's requests (every row, failed ones
-    included), overall and per version / variant, in one DuckDB pass each."""
+    """Service health of the window's answered requests, overall and per version / variant, in
+    one DuckDB pass each: latency percentiles and ``error_rate`` (the share of failures: the
+    server or the model, HTTP 5xx) over the requests the server served, and ``rejected_rate``
+    (the share refused as the client's mistake, HTTP 4xx) over all of them."""
     import duckdb
 
     from modelyard.monitoring.window import arrow_table
 
-    names = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate")
+    names = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "rejected_rate")
     n = 0 if window is None else window.num_rows
     if window is None or n < min_rows:
         return ServiceResult(
@@ -196,15 +220,15 @@ def service_health(window: pa.Table | None, *, min_rows: int = 1) -> ServiceResu
     con = duckdb.connect()
     try:
         con.register("w", window.select(["version", "variant", "latency_ms", "status"]))
-        total = arrow_table(
-            con.sql(_SERVICE_SQL.format(keys="", group="", error=STATUS_ERROR))
-        ).to_pylist()[0]
+        sql = _SERVICE_SQL.replace("{served}", _SERVED)
+        flags = {"error": STATUS_ERROR, "rejected": STATUS_REJECTED}
+        total = arrow_table(con.sql(sql.format(keys="", group="", **flags))).to_pylist()[0]
         grouped = arrow_table(
             con.sql(
-                _SERVICE_SQL.format(
+                sql.format(
                     keys="version, variant,",
                     group="GROUP BY version, variant ORDER BY version, variant",
-                    error=STATUS_ERROR,
+                    **flags,
                 )
             )
         ).to_pylist()

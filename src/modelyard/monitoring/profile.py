@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = [
     "MAX_CATEGORIES",
     "SKETCH_SIZE",
     "build_profile",
+    "canonical_feature",
+    "canonical_profile",
     "default_workers",
     "profile_column",
 ]
@@ -269,6 +272,40 @@ def _summary(ordered: np.ndarray) -> dict[str, float | None]:
         quantiles = np.quantile(ordered, QUANTILES)
     out.update({k: float(v) for k, v in zip(_qnames(), quantiles)})
     return out
+
+
+def canonical_feature(feature: FeatureProfile) -> FeatureProfile:
+    """``feature`` with its categories keyed as :func:`columns.canonical` keys them now (a
+    profile saved by an older version keyed booleans as "True" / "False"); itself when they
+    already are. Categories that now share a key are merged."""
+    if feature.kind != CATEGORICAL:
+        return feature
+    keys = [cols.canonical(c) or str(c) for c in feature.categories]
+    if keys == list(feature.categories):
+        return feature
+    merged: dict[str, int] = {}
+    for key, count in zip(keys, feature.category_counts.tolist()):
+        merged[key] = merged.get(key, 0) + int(count)
+    ordered = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+    summary = dict(feature.summary)
+    if summary.get("n_categories") is not None:
+        summary["n_categories"] = float(summary["n_categories"] or 0) - (len(keys) - len(merged))
+    return replace(
+        feature,
+        categories=tuple(k for k, _ in ordered),
+        category_counts=_frozen(np.array([n for _, n in ordered], dtype=np.int64)),
+        summary=summary,
+    )
+
+
+def canonical_profile(profile: Profile) -> Profile:
+    """``profile`` with every categorical feature re-keyed by :func:`canonical_feature`."""
+    features = {name: canonical_feature(f) for name, f in profile.features.items()}
+    predictions = canonical_feature(profile.predictions) if profile.predictions else None
+    unchanged = all(features[n] is f for n, f in profile.features.items())
+    if unchanged and predictions is profile.predictions:
+        return profile
+    return replace(profile, features=features, predictions=predictions)
 
 
 def _qnames() -> list[str]:

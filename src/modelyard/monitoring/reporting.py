@@ -110,10 +110,12 @@ def _latest_drift(
         return None, None, None, exc.message
     at = dt.datetime.fromtimestamp(latest.started_at / 1000, tz=dt.UTC)
     window = read_window(workspace, model, monitor.spec.window, now=at)
-    if window.table is None:
-        return None, profile, None, "the latest check's window held no predictions"
-    report = detect(profile, check, window.table)
-    return report, profile, window.table, ""
+    rows = window.scored_by(latest.model_version)
+    if rows is None:
+        note = f"the latest check's window held no predictions of v{latest.model_version}"
+        return None, profile, None, note
+    report = detect(profile, check, rows)
+    return report, profile, rows, ""
 
 
 def _metric_rows(history: list[CheckRecord]) -> list[dict[str, Any]]:

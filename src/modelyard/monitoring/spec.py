@@ -46,7 +46,13 @@ __all__ = [
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 PERFORMANCE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "rmse", "mae", "r2")
-SERVICE_METRICS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate")
+SERVICE_METRICS = (
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "error_rate",
+    "rejected_rate",
+)
 DRIFT_METRICS = (
     "drift_share",
     "drifted_features",

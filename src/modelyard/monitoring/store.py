@@ -98,7 +98,9 @@ def load_profile(workspace: Workspace | None, model_name: str, version: int | st
             version=str(version),
             uri=uri,
         )
+    from modelyard.monitoring.profile import canonical_profile
+
     try:
-        return Profile.from_bytes(data)
+        return canonical_profile(Profile.from_bytes(data))
     except ValueError as exc:
         raise IntegrityError(f"{model_name} v{version}: {exc}", uri=uri) from exc

@@ -1,5 +1,11 @@
 """Reading a window of the prediction log and joining it with the feedback (true labels).
 
+A window holds the rows a client was answered with (every A/B variant and version of the model,
+failed and rejected requests included), never the shadow model's: a shadow row carries the id of
+the answered row it shadows, so counting it would count each request (and each label) twice.
+:func:`read_shadow` reads the shadow rows of a window apart, and :meth:`Window.scored_by` keeps
+the rows one version answered (drift tests a version's profile against those only).
+
 The join and the de-duplication of corrected labels run in DuckDB over the Arrow tables: no
 Python loop per row. A prediction with several labels takes the latest one (a correction wins).
 """
@@ -14,6 +20,7 @@ from modelyard.entities.predictions import (
     FEEDBACK_DATASET,
     INPUT_PREFIX,
     PREDICTION_DATASET,
+    SHADOW_VARIANT,
     TIME_COLUMN,
     input_name,
 )
@@ -23,6 +30,7 @@ from modelyard.storage import Workspace
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.compute as pc
 
 __all__ = [
     "Window",
@@ -31,6 +39,7 @@ __all__ = [
     "labelled",
     "now_utc",
     "read_feedback",
+    "read_shadow",
     "read_window",
 ]
 
@@ -47,13 +56,24 @@ def _ms(value: dt.datetime) -> int:
 
 @dataclass(frozen=True)
 class Window:
-    """The predictions of one window (None when the log has no row in it)."""
+    """The answered predictions of one window (None when the log has no such row in it); shadow
+    rows are not in it (see :func:`read_shadow`)."""
 
     model: str
     spec: WindowSpec
     table: pa.Table | None
     end: int
     """ms; rows are before this time"""
+
+    def scored_by(self, version: int) -> pa.Table | None:
+        """The rows model version ``version`` answered (None when it answered none)."""
+        import pyarrow.compute as pc
+
+        if self.table is None:
+            return None
+        same = pc.fill_null(pc.equal(self.table.column("version"), version), False)
+        rows = self.table.filter(same)
+        return rows if rows.num_rows else None
 
     @property
     def rows(self) -> int:
@@ -85,14 +105,55 @@ def read_window(
     end = now_utc(now) + dt.timedelta(milliseconds=1)
     log = workspace.logs
     partition = {"model": model}
+    answered = _shadow(False)
     if spec.last is not None:
-        table = log.read(PREDICTION_DATASET, partition=partition, end=end, last=spec.last)
+        table = log.read(
+            PREDICTION_DATASET, partition=partition, end=end, last=spec.last, where=answered
+        )
     else:
         start = end - dt.timedelta(milliseconds=spec.span_ms or 0)
-        table = log.read(PREDICTION_DATASET, partition=partition, start=start, end=end)
+        table = log.read(
+            PREDICTION_DATASET, partition=partition, start=start, end=end, where=answered
+        )
     if table is not None and table.num_rows == 0:
         table = None
     return Window(model, spec, table, _ms(end))
+
+
+def read_shadow(
+    workspace: Workspace, window: Window, *, columns: list[str] | None = None
+) -> pa.Table | None:
+    """The shadow model's rows for the requests of ``window`` (same prediction ids), or None."""
+    import pyarrow.compute as pc
+
+    if window.table is None:
+        return None
+    start = dt.datetime.fromtimestamp((window.start or 0) / 1000, tz=dt.UTC)
+    end = dt.datetime.fromtimestamp(window.end / 1000, tz=dt.UTC)
+    read = None if columns is None else list(dict.fromkeys([*columns, "prediction_id", "variant"]))
+    table = workspace.logs.read(
+        PREDICTION_DATASET,
+        partition={"model": window.model},
+        start=start,
+        end=end,
+        columns=read,
+        where=_shadow(True),
+    )
+    if table is None:
+        return None
+    ids = window.table.column("prediction_id").combine_chunks()
+    table = table.filter(pc.is_in(table.column("prediction_id"), value_set=ids))
+    return table if table.num_rows else None
+
+
+def _shadow(wanted: bool) -> pc.Expression:
+    """Rows of the shadow model (``wanted``) or every other row (a null variant included)."""
+    import pyarrow.compute as pc
+
+    variant = pc.field("variant")
+    if wanted:
+        return variant == SHADOW_VARIANT
+    return variant.is_null() | (variant != SHADOW_VARIANT)
 
 
 def read_feedback(workspace: Workspace, *, start: int | None = None) -> pa.Table | None:

@@ -6,7 +6,8 @@ Body: ``{"feedback": [{"prediction_id": "p-1", "label": 1}, ...], "model": "frau
 "strict": false}``. The answer is the :class:`modelyard.monitoring.FeedbackResult`: accepted
 rows, unknown prediction ids (reported, not an error) and refused rows with the field and value
 (a label of the wrong type for the model). Status 200 when anything was stored or nothing was
-refused; 422 when every row was refused or, with ``strict``, when any was (nothing stored then).
+refused; 422 when every row was refused or, with ``strict``, when any was (nothing stored then);
+404 naming the ``model`` when it has no logged prediction at all.
 
 The model server buffers its prediction log for a few seconds; ``flush`` (the logger's flush)
 is called before the ids are looked up, so a label sent right after its prediction is not

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from modelyard.entities.predictions import STATUS_ERROR, STATUS_OK
+from modelyard.entities.predictions import STATUS_ERROR, STATUS_OK, STATUS_REJECTED
 from modelyard.errors import (
     ModelyardError,
     NotFoundError,
@@ -563,7 +563,10 @@ class ModelServer:
         scored: Scored | None,
         latency_ms: float,
         error: str | None,
+        *,
+        status: str | None = None,
     ) -> None:
+        """Log one request's rows; ``status`` defaults to ok (no ``error``) or error."""
         if self.prediction_log is None:
             return
         names = entry.schema.names or (list(rows[0]) if rows and isinstance(rows[0], dict) else [])
@@ -582,7 +585,7 @@ class ModelServer:
                 predictions=scored.predictions if scored else None,
                 proba=scored.proba if scored else None,
                 latency_ms=latency_ms,
-                status=STATUS_OK if error is None else STATUS_ERROR,
+                status=status or (STATUS_OK if error is None else STATUS_ERROR),
                 error=error,
             )
         )
@@ -696,8 +699,17 @@ class _Call:
             n = len(self.rows) if self.rows else 1
             latency_ms = (time.perf_counter() - self.start) * 1000
             ids = server._new_ids(n)
+            # a 4xx is the client's mistake (invalid rows, too large, rate limited): logged as
+            # rejected, so monitoring's error_rate counts only the server's and model's failures
             server.log_rows(
-                entry, variant.name, ids, self.rows, None, latency_ms, type(exc).__name__
+                entry,
+                variant.name,
+                ids,
+                self.rows,
+                None,
+                latency_ms,
+                type(exc).__name__,
+                status=STATUS_REJECTED if 400 <= status < 500 else STATUS_ERROR,
             )
         headers = self._headers()
         retry = exc.details.get("retry_after_s")

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from modelyard.entities import MODEL_NAME_PATTERN
+from modelyard.entities.predictions import SHADOW_VARIANT as PREDICTION_SHADOW_VARIANT
 from modelyard.entities.specs import Problems, SpecModel, load_yaml, problems_from
 from modelyard.errors import InvalidModelURIError, NotFoundError, SpecError
 from modelyard.registry import ModelRef, parse_model_uri
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 DEFAULT_VARIANT = "default"
-SHADOW_VARIANT = "shadow"
+SHADOW_VARIANT = PREDICTION_SHADOW_VARIANT  # the prediction log's name for shadow rows
 _NAME = MODEL_NAME_PATTERN.pattern
 _HEADER = r"^[A-Za-z0-9\-]{1,64}$"
 

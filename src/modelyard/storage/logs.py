@@ -25,6 +25,7 @@ from modelyard.storage.artifacts import ArtifactStore, open_artifact_store
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
 __all__ = ["EventLog", "TimeLike"]
 
@@ -130,9 +131,13 @@ class EventLog:
         end: TimeLike | None = None,
         columns: Sequence[str] | None = None,
         last: int | None = None,
+        where: pc.Expression | None = None,
     ) -> pa.Table | None:
         """Rows with ``start <= ts < end`` (all when not given), in time order; ``last=N`` keeps
         only the newest N (reading newest files first). None when there is no row at all.
+
+        ``where``: an Arrow expression the rows must also satisfy (``pc.field("variant") ==
+        "shadow"``), applied before ``last`` counts them; the columns it names must be read.
 
         Files written with different columns are unified (a missing column reads as null; a
         column written as numbers in one file and as text in another reads as text)."""
@@ -156,6 +161,8 @@ class EventLog:
                 mask = before if mask is None else pc.and_(mask, before)
             if mask is not None:
                 table = table.filter(mask)
+            if where is not None:
+                table = table.filter(where)
             if table.num_rows:
                 tables.append(table)
                 rows += table.num_rows
