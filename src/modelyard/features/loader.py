@@ -88,8 +88,10 @@ def _from_python(file: Path) -> list[Definition]:
 def _from_yaml(file: Path) -> list[Definition]:
     import yaml
 
+    from modelyard.entities.specs import parse_yaml
+
     try:
-        data = yaml.safe_load(file.read_text()) or {}
+        data = parse_yaml(file.read_text()) or {}
     except yaml.YAMLError as exc:
         raise SpecError(f"Cannot parse {file}: {exc}", path=str(file)) from exc
     return parse_definitions(data, where=str(file))
