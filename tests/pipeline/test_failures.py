@@ -113,9 +113,26 @@ def test_a_target_with_one_class(workspace: Workspace, tmp_path: Path) -> None:
     failed_run(workspace)
 
 
+def test_a_parameter_value_of_the_wrong_type_stops_before_anything_runs(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    write_data(tmp_path)
+    raw = spec()
+    raw["train"]["params"] = {"n_estimators": "many", "learning_rate": "fast"}
+    err = failing(raw, workspace, tmp_path, SpecError)
+    assert err.details["problems"] == [
+        "train.params.n_estimators: LGBMClassifier expects a number for 'n_estimators' "
+        "(default 100), got 'many'",
+        "train.params.learning_rate: LGBMClassifier expects a number for 'learning_rate' "
+        "(default 0.1), got 'fast'",
+    ]
+    assert list_runs(workspace) == []  # ingest, split and transform never ran
+
+
 def test_a_parameter_the_library_refuses_at_fit_time(workspace: Workspace, tmp_path: Path) -> None:
     write_data(tmp_path)
     raw = spec()
+    # the right type (an int, as the default 31), so only LightGBM's fit can refuse it (< 2)
     raw["train"] = {"model": "lightgbm", "params": {"n_estimators": 5, "num_leaves": 1}}
     err = failing(raw, workspace, tmp_path, InvalidArgumentError)
     assert err.details["field"] == "train.params" and "num_leaves" in err.message

@@ -70,6 +70,47 @@ def test_estimator_parameters_are_checked() -> None:
     assert "train.tune.space.learning_rte" in text
 
 
+def test_parameter_values_are_checked_against_the_estimator() -> None:
+    raw = spec()
+    raw["train"]["params"] = {"n_estimators": "many", "learning_rate": "fast", "num_leaves": 7}
+    raw["train"]["tune"] = {"space": {"boosting_type": {"choices": ["gbdt", True]}}}
+    assert problems(raw) == [
+        "train.params.n_estimators: LGBMClassifier expects a number for 'n_estimators' "
+        "(default 100), got 'many'",
+        "train.params.learning_rate: LGBMClassifier expects a number for 'learning_rate' "
+        "(default 0.1), got 'fast'",
+        "train.tune.space.boosting_type: LGBMClassifier expects a text value for "
+        "'boosting_type' (default 'gbdt'), got True",
+    ]
+    # scikit-learn estimators: their own parameter constraints, for params and search bounds
+    raw = spec(train={"model": "random_forest", "params": {"n_estimators": "many"}})
+    raw["train"]["tune"] = {
+        "space": {"min_samples_leaf": [0, 5], "criterion": {"choices": ["gini", "gin"]}}
+    }
+    text = "\n".join(problems(raw))
+    assert (
+        "train.params.n_estimators: The 'n_estimators' parameter of RandomForestClassifier "
+        "must be an int in the range [1, inf). Got 'many' instead." in text
+    )
+    assert "train.tune.space.min_samples_leaf: The 'min_samples_leaf' parameter" in text
+    assert "Got 0 instead" in text
+    assert "train.tune.space.criterion: The 'criterion' parameter" in text and "'gin'" in text
+    # values the estimator takes pass (LightGBM refuses num_leaves: 1 only when it fits)
+    ok = spec()
+    ok["train"]["params"] = {"num_leaves": 1, "boosting_type": "dart", "verbose": 0}
+    ok["train"]["tune"] = {"space": {"learning_rate": [0.01, 0.3, "log"], "max_depth": [2, 8]}}
+    load_spec(ok)
+
+
+def test_xgboost_parameter_values_are_checked_against_its_annotations() -> None:
+    pytest.importorskip("xgboost")
+    raw = spec(train={"model": "xgboost", "params": {"max_depth": "deep", "n_estimators": 5}})
+    assert problems(raw) == [
+        "train.params.max_depth: XGBClassifier expects a number for 'max_depth' (declared int "
+        "or None), got 'deep'"
+    ]
+
+
 def test_unknown_models_metrics_and_import_paths() -> None:
     raw = spec(
         train={"model": "random_forrest"},
