@@ -9,8 +9,10 @@ from modelyard.entities import ALIAS_PATTERN
 from modelyard.entities.specs import Problems
 from modelyard.errors import ModelyardError
 from modelyard.pipeline.estimators import (
+    ALIASES,
     accepts_sample_weight,
     candidate_classes,
+    infer_task_of,
     param_value_problem,
     unknown_params,
 )
@@ -143,6 +145,8 @@ def _check_model(spec: PipelineSpec, task: str, problems: Problems) -> None:
             )
         if len(problems):
             break  # the same problem for the regressor variant would only repeat it
+    if task == "auto" and train.model not in ALIASES and len(classes) == 1:
+        task = infer_task_of(classes[0]) or "auto"  # RandomForestRegressor says what it is
     if task == "regression":
         if train.class_weight is not None:
             problems.add(("train", "class_weight"), "applies to classification only")
