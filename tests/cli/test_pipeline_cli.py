@@ -190,3 +190,21 @@ def test_sigterm_ends_the_run_killed(tmp_path: Path) -> None:
     assert proc.returncode == 143, err
     (run,) = list_runs(ws)
     assert run.status is RunStatus.KILLED
+
+
+def test_a_schema_type_failure_names_the_rule_and_the_values(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tests.pipeline.helpers import write_data
+
+    path = write_data(tmp_path, rows=300)
+    frame = pd.read_parquet(path)
+    frame["amount"] = frame["amount"].astype(str)
+    frame.loc[7, "amount"] = "abc"
+    frame.to_parquet(path)
+    out = cli(tmp_path / "home", "pipeline", "run", str(write_spec(tmp_path / "p.yaml", spec())))
+    assert out.returncode == 9, out.stderr
+    assert (
+        "error: Data validation failed (1 check(s)): validation.schema.amount.type: column "
+        "'amount' should be float but is text, and 1 value(s) do not parse as float; e.g. 'abc'"
+    ) in out.stderr
