@@ -112,8 +112,7 @@ class ValidationReport:
         first = self.failures[0]
         others = "".join(f"\n  - {_described(c)}" for c in self.failures[1:])
         raise DataValidationError(
-            f"Data validation failed ({len(self.failures)} check(s)): {_described(first)}"
-            f"{others}",
+            f"Data validation failed ({len(self.failures)} check(s)): {_described(first)}{others}",
             field=first.path or first.column,
             checks=[c.to_dict() for c in self.failures],
         )
