@@ -78,12 +78,7 @@ def print_error(exc: Any) -> None:
     if "--json" in sys.argv:
         click.echo(json.dumps(exc.to_dict(), default=str), err=True)
         return
-    from rich.markup import escape
-
-    # the message is plain text: "[low, high]" in it is not rich markup
-    console(stderr=True).print(
-        f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False
-    )
+    console(stderr=True).print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
 
 
 @contextmanager
