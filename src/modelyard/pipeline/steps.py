@@ -299,7 +299,7 @@ def _why_regression(ctx: Context, y: pd.Series) -> str:
     if ctx.spec.train.model not in ALIASES:
         from modelyard.pipeline.estimators import infer_task_of
 
-        if infer_task_of(estimator_class(ctx.spec.train.model, "classification")):
+        if infer_task_of(estimator_class(ctx.spec.train.model, "classification")) == "regression":
             return f"train.model {ctx.spec.train.model!r} is a regressor"
     return f"inferred from its {y.nunique():,} distinct numeric values"
 
