@@ -190,3 +190,53 @@ def test_sigterm_ends_the_run_killed(tmp_path: Path) -> None:
     assert proc.returncode == 143, err
     (run,) = list_runs(ws)
     assert run.status is RunStatus.KILLED
+
+
+def test_a_schema_type_failure_names_the_rule_and_the_values(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tests.pipeline.helpers import write_data
+
+    path = write_data(tmp_path, rows=300)
+    frame = pd.read_parquet(path)
+    frame["amount"] = frame["amount"].astype(str)
+    frame.loc[7, "amount"] = "abc"
+    frame.to_parquet(path)
+    out = cli(tmp_path / "home", "pipeline", "run", str(write_spec(tmp_path / "p.yaml", spec())))
+    assert out.returncode == 9, out.stderr
+    assert (
+        "error: Data validation failed (1 check(s)): validation.schema.amount.type: column "
+        "'amount' should be float but is text, and 1 value(s) do not parse as float; e.g. 'abc'"
+    ) in out.stderr
+
+
+def test_output_that_is_not_a_terminal_gets_plain_step_lines(tmp_path: Path) -> None:
+    import re
+
+    from click.testing import CliRunner
+
+    from modelyard.cli.main import cli as main_cli
+    from tests.pipeline.helpers import write_data
+
+    write_data(tmp_path, rows=600)
+    raw = spec(validation=None)
+    raw["train"]["params"]["n_estimators"] = 5
+    raw["train"]["tune"] = {"n_trials": 2, "parallelism": 1, "space": {"num_leaves": [4, 15]}}
+    path = write_spec(tmp_path / "p.yaml", raw)
+    result = CliRunner().invoke(
+        main_cli, ["--home", str(tmp_path / "home"), "pipeline", "run", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert not re.search("[\u2800-\u28ff]", out), out  # no spinner
+    lines = out.splitlines()
+    steps = lines[: lines.index(next(x for x in lines if x.startswith("Metrics")))]
+    assert not any("\u2501" in x or "waiting" in x for x in steps), steps  # no bar, no table
+    assert lines[0].startswith("run ") and "(experiment fraud)" in lines[0]
+    assert lines[1:3] == ["ingest    started", lines[2]] and re.match(
+        r"ingest    done in \d+\.\d s: 600 rows", lines[2]
+    )
+    assert "validate  skipped: no validation section" in lines
+    assert "tune      2/2 best roc_auc" in out
+    assert re.search(r"^train     done in \d+\.\d s: LGBMClassifier on \d+ rows$", out, re.M)
+    assert re.search(r"^register  done in \d+\.\d s: registered fraud-detector v1", out, re.M)

@@ -113,9 +113,26 @@ def test_a_target_with_one_class(workspace: Workspace, tmp_path: Path) -> None:
     failed_run(workspace)
 
 
+def test_a_parameter_value_of_the_wrong_type_stops_before_anything_runs(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    write_data(tmp_path)
+    raw = spec()
+    raw["train"]["params"] = {"n_estimators": "many", "learning_rate": "fast"}
+    err = failing(raw, workspace, tmp_path, SpecError)
+    assert err.details["problems"] == [
+        "train.params.n_estimators: LGBMClassifier expects a number for 'n_estimators' "
+        "(default 100), got 'many'",
+        "train.params.learning_rate: LGBMClassifier expects a number for 'learning_rate' "
+        "(default 0.1), got 'fast'",
+    ]
+    assert list_runs(workspace) == []  # ingest, split and transform never ran
+
+
 def test_a_parameter_the_library_refuses_at_fit_time(workspace: Workspace, tmp_path: Path) -> None:
     write_data(tmp_path)
     raw = spec()
+    # the right type (an int, as the default 31), so only LightGBM's fit can refuse it (< 2)
     raw["train"] = {"model": "lightgbm", "params": {"n_estimators": 5, "num_leaves": 1}}
     err = failing(raw, workspace, tmp_path, InvalidArgumentError)
     assert err.details["field"] == "train.params" and "num_leaves" in err.message
@@ -156,3 +173,44 @@ def test_a_search_space_where_every_trial_fails(workspace: Workspace, tmp_path: 
     )
     assert [t.status for t in trials] == [RunStatus.FAILED, RunStatus.FAILED]
     assert all(t.tags["modelyard.error"] for t in trials)
+
+
+def test_a_timestamp_column_that_holds_no_times(workspace: Workspace, tmp_path: Path) -> None:
+    write_data(tmp_path)
+    raw = spec(validation=None)
+    raw["data"]["timestamp"] = "channel"  # text: pos / online / atm
+    err = failing(raw, workspace, tmp_path, DataValidationError)
+    assert err.details["field"] == "data.timestamp" and err.details["value"] == "channel"
+    assert err.details["example"] in ("pos", "online", "atm")
+    assert "data.timestamp 'channel' is not a time column: it holds text such as " in err.message
+    steps = failed_run(workspace).tags["modelyard.pipeline.steps"]
+    assert steps == "ingest:failed"  # found at ingest, before the split parsed it
+
+
+def test_class_weight_on_an_inferred_regression_target(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    write_data(tmp_path)
+    raw = spec(validation=None, register=None, evaluate={}, split={"method": "random"})
+    raw["data"]["target"] = "amount"  # no train.task written: regression is inferred from y
+    raw["data"]["drop"].append("is_fraud")
+    assert raw["train"]["class_weight"] == "balanced"
+    err = failing(raw, workspace, tmp_path, InvalidArgumentError)
+    assert err.details["field"] == "train.class_weight"
+    assert "applies to classification only" in err.message and "'amount'" in err.message
+    steps = failed_run(workspace).tags["modelyard.pipeline.steps"]
+    assert "train" not in steps and steps.endswith("split:failed")
+
+
+def test_class_weight_with_a_regressor_by_name_is_a_spec_problem() -> None:
+    from modelyard.pipeline import load_spec
+
+    raw = spec(
+        train={"model": "RandomForestRegressor", "class_weight": "balanced"},
+        evaluate={},
+        register=None,
+        split={"method": "random"},
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(raw)
+    assert "train.class_weight: applies to classification only" in err.value.details["problems"]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from modelyard.entities import LineageNode, RunStatus
+from modelyard.errors import InvalidArgumentError
 from modelyard.pipeline import PipelineResult, run
 from modelyard.registry import RegistryClient
 from modelyard.storage import Workspace
@@ -296,6 +297,62 @@ def test_regression_with_a_scikit_learn_estimator_by_name(workspace: Workspace, 
     assert set(result.metrics) == {"rmse", "r2"} and result.metrics["rmse"] > 0
     assert result.model_version is not None and result.model_version.stage is None
     assert any(p.endswith("predicted_vs_actual.png") for p in result.plots)
+
+
+def multiclass_spec(**train: Any) -> dict[str, Any]:
+    """The payment channel (pos / online / atm, as text) as a three-class target."""
+    return spec(
+        data={
+            "source": "data/tx.parquet",
+            "target": "channel",
+            "drop": ["transaction_id", "customer_id", "merchant_id", "event_ts", "is_fraud"],
+        },
+        validation=None,
+        split={"method": "stratified"},
+        train={"model": "lightgbm", "params": {"n_estimators": 20}, **train},
+        evaluate={},
+        register=None,
+    )
+
+
+def test_a_three_class_target_with_the_default_metrics(workspace: Workspace, data: Path) -> None:
+    raw = multiclass_spec(
+        # log_loss: LightGBM reports multi_logloss for pruning, on text labels it must encode
+        tune={
+            "n_trials": 2,
+            "parallelism": 1,
+            "metric": "log_loss",
+            "space": {"num_leaves": [4, 15]},
+        }
+    )
+    result = run_spec(raw, workspace, data)
+    assert "(classification)" in result.steps["split"].summary
+    assert "0 failed" in result.steps["tune"].summary
+    assert list(result.metrics) == ["roc_auc", "average_precision", "f1", "accuracy", "log_loss"]
+    assert 0 < result.metrics["average_precision"] <= 1 and result.metrics["roc_auc"] > 0.5
+
+    # a metric only defined for two classes, listed explicitly, is refused by name
+    brier = multiclass_spec()
+    brier["evaluate"] = {"metrics": ["accuracy", "brier"]}
+    with pytest.raises(InvalidArgumentError) as err:
+        run_spec(brier, workspace, data)
+    assert err.value.details["field"] == "evaluate.metrics"
+    assert "'brier' is defined for two classes; this target has 3" in err.value.message
+
+
+def test_multiclass_average_precision_is_the_macro_average_over_present_classes() -> None:
+    import numpy as np
+    from sklearn.metrics import average_precision_score
+
+    from modelyard.pipeline.metrics import METRICS, Predictions
+
+    rng = np.random.default_rng(0)
+    classes = ["atm", "online", "pos", "wire"]
+    y = rng.choice(classes[:3], size=60)  # 'wire' never occurs: it has no precision to average
+    proba = rng.dirichlet(np.ones(4), size=60)
+    preds = Predictions(y, y, proba, classes)
+    per_class = [average_precision_score(y == c, proba[:, i]) for i, c in enumerate(classes[:3])]
+    assert METRICS["average_precision"](preds) == pytest.approx(np.mean(per_class))
 
 
 def test_xgboost_with_tuning_in_one_process(workspace: Workspace, data: Path) -> None:

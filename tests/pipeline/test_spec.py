@@ -70,6 +70,47 @@ def test_estimator_parameters_are_checked() -> None:
     assert "train.tune.space.learning_rte" in text
 
 
+def test_parameter_values_are_checked_against_the_estimator() -> None:
+    raw = spec()
+    raw["train"]["params"] = {"n_estimators": "many", "learning_rate": "fast", "num_leaves": 7}
+    raw["train"]["tune"] = {"space": {"boosting_type": {"choices": ["gbdt", True]}}}
+    assert problems(raw) == [
+        "train.params.n_estimators: LGBMClassifier expects a number for 'n_estimators' "
+        "(default 100), got 'many'",
+        "train.params.learning_rate: LGBMClassifier expects a number for 'learning_rate' "
+        "(default 0.1), got 'fast'",
+        "train.tune.space.boosting_type: LGBMClassifier expects a text value for "
+        "'boosting_type' (default 'gbdt'), got True",
+    ]
+    # scikit-learn estimators: their own parameter constraints, for params and search bounds
+    raw = spec(train={"model": "random_forest", "params": {"n_estimators": "many"}})
+    raw["train"]["tune"] = {
+        "space": {"min_samples_leaf": [0, 5], "criterion": {"choices": ["gini", "gin"]}}
+    }
+    text = "\n".join(problems(raw))
+    assert (
+        "train.params.n_estimators: The 'n_estimators' parameter of RandomForestClassifier "
+        "must be an int in the range [1, inf). Got 'many' instead." in text
+    )
+    assert "train.tune.space.min_samples_leaf: The 'min_samples_leaf' parameter" in text
+    assert "Got 0 instead" in text
+    assert "train.tune.space.criterion: The 'criterion' parameter" in text and "'gin'" in text
+    # values the estimator takes pass (LightGBM refuses num_leaves: 1 only when it fits)
+    ok = spec()
+    ok["train"]["params"] = {"num_leaves": 1, "boosting_type": "dart", "verbose": 0}
+    ok["train"]["tune"] = {"space": {"learning_rate": [0.01, 0.3, "log"], "max_depth": [2, 8]}}
+    load_spec(ok)
+
+
+def test_xgboost_parameter_values_are_checked_against_its_annotations() -> None:
+    pytest.importorskip("xgboost")
+    raw = spec(train={"model": "xgboost", "params": {"max_depth": "deep", "n_estimators": 5}})
+    assert problems(raw) == [
+        "train.params.max_depth: XGBClassifier expects a number for 'max_depth' (declared int "
+        "or None), got 'deep'"
+    ]
+
+
 def test_unknown_models_metrics_and_import_paths() -> None:
     raw = spec(
         train={"model": "random_forrest"},
@@ -144,3 +185,64 @@ def test_the_spec_round_trips_through_json() -> None:
     loaded = load_spec(EXAMPLE).spec
     again = PipelineSpec.model_validate(loaded.model_dump(mode="json", by_alias=True))
     assert again == loaded
+
+
+def test_search_space_mistakes_are_one_problem_each_without_pydantic_internals() -> None:
+    raw = spec()
+    raw["train"]["tune"] = {
+        "space": {
+            "learning_rate": [0.3, 0.01],
+            "num_leaves": {"choices": []},
+            "subsample": {"low": 0.5},
+            "max_depth": [1, "x"],
+            "min_child_samples": 5,
+        }
+    }
+    assert problems(raw) == [
+        "train.tune.space.learning_rate: low (0.3) must be less than high (0.01)",
+        "train.tune.space.num_leaves.choices: needs at least 1 item(s) (got [])",
+        "train.tune.space.subsample.high: required key is missing",
+        "train.tune.space.max_depth: a search range is [low, high], [low, high, log] or "
+        "[low, high, int] (or {low, high, log, step, type}); for a list of values write "
+        "{choices: [...]} (got [1, 'x'])",
+        "train.tune.space.min_child_samples: a search range is [low, high], [low, high, log] or "
+        "[low, high, int] (or {low, high, log, step, type}); for a list of values write "
+        "{choices: [...]} (got 5)",
+    ]
+
+
+def test_a_data_section_that_is_not_a_mapping_is_one_plain_problem() -> None:
+    assert problems(spec(data=5)) == [
+        "data: needs either 'source' (a file) or 'features' + 'entities' (the feature store), "
+        "as a mapping (got 5)"
+    ]  # and no "temporal needs data.timestamp" from the data section's stand-in
+
+
+def test_a_key_written_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "name: s\ndata: {source: data/tx.parquet, target: is_fraud}\nname: t\n"
+        "train:\n  params: {num_leaves: 7}\n  params: {num_leaves: 9}\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert "at line 3, column 1: duplicate key 'name' (first written at line 1)" in str(err.value)
+    path.write_text("name: s\ndata: {source: x.parquet, target: y, target: z}\n")
+    with pytest.raises(SpecError, match="line 2, column 38: duplicate key 'target'"):
+        load_spec(path)
+    # a merge key may still override what it brings in
+    path.write_text(
+        "name: s\nbase: &b {source: x.parquet, target: y}\ndata:\n  <<: *b\n  target: z\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert "duplicate" not in str(err.value) and "base (line 2): unknown key" in str(err.value)
+
+
+def test_feature_definition_files_refuse_duplicate_keys_too(tmp_path: Path) -> None:
+    from modelyard.features.loader import load_definitions
+
+    path = tmp_path / "features.yaml"
+    path.write_text("entities:\n  - {name: customer, join_keys: [customer_id]}\nentities: []\n")
+    with pytest.raises(SpecError, match="duplicate key 'entities' \\(first written at line 1\\)"):
+        load_definitions(path)

@@ -102,7 +102,11 @@ def _cv(stats: Any) -> tuple[Any, Any]:
 
 
 def _live_reporter(quiet: bool) -> Any:
-    """One line per step, live: a spinner while it runs, trials as a bar, then its summary."""
+    """One line per step, live: a spinner while it runs, trials as a bar, then its summary.
+    Where stderr is not a terminal (a log file, CI, a pipe), plain lines instead."""
+    err = console(stderr=True)
+    if not quiet and not err.is_terminal:
+        return _plain_reporter(err)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -169,6 +173,43 @@ def _live_reporter(quiet: bool) -> Any:
             self.progress.stop_task(task)
 
     return LiveReporter()
+
+
+def _plain_reporter(out: Any) -> Any:
+    """A line when each step starts and one when it ends (status, seconds, summary); tuning
+    progress every tenth of the trials. No spinner or cursor movement: fit for logs."""
+    from modelyard.pipeline import Reporter, StepOutcome
+
+    class PlainReporter(Reporter):
+        def __init__(self) -> None:
+            self.shown: dict[str, int] = {}
+
+        def stop(self) -> None:
+            pass
+
+        def _line(self, text: str) -> None:
+            out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+        def run_started(self, run_id: str, experiment: str, steps: tuple[str, ...]) -> None:
+            self._line(f"run {run_id} (experiment {experiment})")
+
+        def step_started(self, step: str) -> None:
+            self._line(f"{step:<9} started")
+
+        def step_progress(self, step: str, done: int, total: int | None, detail: str = "") -> None:
+            tenth = (10 * done // total) if total else done
+            if done and self.shown.get(step) != tenth:
+                self.shown[step] = tenth
+                of = f"/{total}" if total else ""
+                self._line(f"{step:<9} {done}{of} {detail}".rstrip())
+
+        def step_finished(self, step: str, outcome: StepOutcome) -> None:
+            status = "done" if outcome.status == "ran" else outcome.status
+            took = "" if outcome.status == "skipped" else f" in {outcome.seconds:.1f} s"
+            summary = f": {outcome.summary}" if outcome.summary else ""
+            self._line(f"{step:<9} {status}{took}{summary}")
+
+    return PlainReporter()
 
 
 @pipeline.command("runs")

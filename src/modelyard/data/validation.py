@@ -110,12 +110,21 @@ class ValidationReport:
         if not self.failures:
             return
         first = self.failures[0]
-        others = "".join(f"\n  - {c.message}" for c in self.failures[1:])
+        others = "".join(f"\n  - {_described(c)}" for c in self.failures[1:])
         raise DataValidationError(
-            f"Data validation failed ({len(self.failures)} check(s)): {first.message}{others}",
+            f"Data validation failed ({len(self.failures)} check(s)): {_described(first)}{others}",
             field=first.path or first.column,
             checks=[c.to_dict() for c in self.failures],
         )
+
+
+def _described(check: Check) -> str:
+    """``validation.schema.amount.type: column 'amount' should be ...; e.g. 'abc'``: where the
+    rule is declared, what failed, and the values that broke it (as report.txt shows them)."""
+    text = f"{check.path}: {check.message}" if check.path else check.message
+    if check.examples:
+        text += f"; e.g. {', '.join(repr(_plain(v)) for v in check.examples)}"
+    return text
 
 
 def validate(

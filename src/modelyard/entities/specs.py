@@ -27,6 +27,7 @@ __all__ = [
     "SpecModel",
     "format_path",
     "load_yaml",
+    "parse_yaml",
     "problems_from",
     "yaml_lines",
 ]
@@ -125,10 +126,16 @@ def _message(err: Mapping[str, Any]) -> str:
         return "required key is missing"
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if kind in ("literal_error", "enum"):
-        return f"{msg} (got {value!r})"
+    if kind == "too_short" and isinstance(value, (list, dict, str)):
+        least = (err.get("ctx") or {}).get("min_length", 1)
+        return f"needs at least {least} item(s) (got {value!r})"
+    if kind == "value_error" and isinstance(value, dict):
+        return msg  # a model's own check: its message says what is wrong with the mapping
     if isinstance(value, (str, int, float, bool)) or value is None:
         return f"{msg} (got {value!r})"
+    shown = repr(value) if isinstance(value, (list, tuple, dict)) else ""
+    if shown and len(shown) <= 60:
+        return f"{msg} (got {shown})"
     return f"{msg} (got a {type(value).__name__})"
 
 
@@ -186,12 +193,59 @@ def _values_of(tp: Any) -> list[Any]:
 
 
 # -- YAML ------------------------------------------------------------------------------------
+def _unique_key_loader() -> type:
+    """A safe YAML loader (libyaml's parser when installed) that refuses a key written twice in
+    one mapping: plain YAML keeps the last value silently, so ``name: s`` then ``name: t`` would
+    validate. Merge keys (``<<: *base``) may still override what they bring in."""
+    import yaml
+    from yaml.constructor import ConstructorError
+
+    base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class UniqueKeyLoader(base):  # type: ignore[valid-type,misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first is not None:
+                    raise ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"duplicate key {key!r} (first written at line {first + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+_LOADER: type | None = None
+
+
+def parse_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (a ``yaml.MarkedYAMLError`` at the second
+    one). Every spec file (pipelines, deployments, monitors, feature definitions) is read by it."""
+    import yaml
+
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = _unique_key_loader()
+    return yaml.load(text, Loader=_LOADER)  # a SafeLoader subclass: no arbitrary objects
+
+
 def load_yaml(text: str, what: str) -> Any:
-    """Parse YAML; a syntax error is a SpecError naming the line and column."""
+    """Parse YAML; a syntax error or a duplicate key is a SpecError naming the line and column."""
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

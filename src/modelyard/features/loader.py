@@ -124,8 +124,10 @@ def _from_python(file: Path, out: Collected) -> list[Definition]:
 def _from_yaml(file: Path, out: Collected) -> list[Definition]:
     import yaml
 
+    from modelyard.entities.specs import parse_yaml
+
     try:
-        data = yaml.safe_load(file.read_text()) or {}
+        data = parse_yaml(file.read_text()) or {}
     except yaml.YAMLError as exc:
         out.problems.append(f"{file}: cannot parse: {exc}")
         out.invalid = None

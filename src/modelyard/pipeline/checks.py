@@ -8,10 +8,17 @@ from typing import Any
 from modelyard.entities import ALIAS_PATTERN
 from modelyard.entities.specs import Problems
 from modelyard.errors import ModelyardError
-from modelyard.pipeline.estimators import accepts_sample_weight, candidate_classes, unknown_params
+from modelyard.pipeline.estimators import (
+    ALIASES,
+    accepts_sample_weight,
+    candidate_classes,
+    infer_task_of,
+    param_value_problem,
+    unknown_params,
+)
 from modelyard.pipeline.imports import import_object
 from modelyard.pipeline.metrics import METRICS
-from modelyard.pipeline.spec import CustomMetric, PipelineSpec
+from modelyard.pipeline.spec import ChoiceDim, CustomMetric, PipelineSpec, RangeDim
 
 __all__ = ["check_spec", "static_task"]
 
@@ -122,14 +129,15 @@ def _check_model(spec: PipelineSpec, task: str, problems: Problems) -> None:
         problems.add(("train", "model"), exc.message)
         return
     for cls in classes:
-        for key, hint in unknown_params(cls, train.params):
+        unknown = dict(unknown_params(cls, train.params))
+        for key, hint in unknown.items():
             problems.add(("train", "params", key), f"{cls.__name__} has no parameter {key!r}{hint}")
+        for key, value in train.params.items():
+            problem = None if key in unknown else param_value_problem(cls, key, value)
+            if problem:
+                problems.add(("train", "params", key), problem)
         if train.tune is not None:
-            for key, hint in unknown_params(cls, train.tune.space):
-                problems.add(
-                    ("train", "tune", "space", key),
-                    f"{cls.__name__} has no parameter {key!r}{hint}",
-                )
+            _check_space(cls, train.tune.space, problems)
         if train.class_weight is not None and not accepts_sample_weight(cls):
             problems.add(
                 ("train", "class_weight"),
@@ -137,6 +145,8 @@ def _check_model(spec: PipelineSpec, task: str, problems: Problems) -> None:
             )
         if len(problems):
             break  # the same problem for the regressor variant would only repeat it
+    if task == "auto" and train.model not in ALIASES and len(classes) == 1:
+        task = infer_task_of(classes[0]) or "auto"  # RandomForestRegressor says what it is
     if task == "regression":
         if train.class_weight is not None:
             problems.add(("train", "class_weight"), "applies to classification only")
@@ -148,6 +158,27 @@ def _check_model(spec: PipelineSpec, task: str, problems: Problems) -> None:
                 ("evaluate", "cross_validation", "method"),
                 "stratified needs a classification target",
             )
+
+
+def _check_space(cls: type, space: dict[str, RangeDim | ChoiceDim], problems: Problems) -> None:
+    """Every name in ``tune.space`` is a parameter of ``cls``, and the values a trial may draw
+    (each choice; a range's bounds) are values it takes."""
+    unknown = dict(unknown_params(cls, space))
+    for key, dim in space.items():
+        loc = ("train", "tune", "space", key)
+        if key in unknown:
+            problems.add(loc, f"{cls.__name__} has no parameter {key!r}{unknown[key]}")
+            continue
+        if isinstance(dim, ChoiceDim):
+            samples = list(dim.choices)
+        else:
+            kind = int if dim.is_int else float
+            samples = [kind(dim.low), kind(dim.high)]
+        for value in samples:
+            problem = param_value_problem(cls, key, value)
+            if problem:
+                problems.add(loc, problem)
+                break
 
 
 def _check_transform(spec: PipelineSpec, problems: Problems) -> None:

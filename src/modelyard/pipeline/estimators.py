@@ -10,6 +10,7 @@ Class imbalance is handled the same way for every estimator: ``class_weight`` be
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "build_estimator",
     "estimator_class",
     "fit_estimator",
+    "param_value_problem",
     "sample_weight",
     "supports_pruning",
     "unknown_params",
@@ -178,6 +180,94 @@ def unknown_params(cls: type, params: Mapping[str, Any]) -> list[tuple[str, str]
         if key not in names:
             out.append((key, suggest(key, names)))
     return out
+
+
+def param_value_problem(cls: type, name: str, value: Any) -> str | None:
+    """Why ``cls`` cannot take ``value`` for parameter ``name``, or None when it may.
+
+    A scikit-learn estimator is asked through its own ``_parameter_constraints`` (the
+    validation its ``fit`` runs). Others (LightGBM, XGBoost, your own) are compared with the
+    constructor's default, or with its annotation where the default is None: text for a
+    number, a non-boolean for a flag (0 / 1 pass), a list or mapping for either. What only the
+    library can judge (LightGBM's ``num_leaves >= 2``) is left to fit time.
+    """
+    if value is None:
+        return None
+    constraints = getattr(cls, "_parameter_constraints", None)
+    if isinstance(constraints, dict) and name in constraints:
+        return _sklearn_value_problem(cls, name, value)
+    kind, declared = _declared_kind(cls, name)
+    if kind is None or _fits_kind(kind, value):
+        return None
+    return f"{cls.__name__} expects {_KIND_WORDS[kind]} for {name!r} ({declared}), got {value!r}"
+
+
+_KIND_WORDS = {"bool": "true or false", "number": "a number", "str": "a text value"}
+
+
+def _sklearn_value_problem(cls: type, name: str, value: Any) -> str | None:
+    try:
+        from sklearn.utils._param_validation import InvalidParameterError
+    except ImportError:  # pragma: no cover - private module moved: fit time reports it
+        return None
+    try:
+        instance = cls(**{name: value})
+        instance._validate_params()
+    except InvalidParameterError as exc:
+        return str(exc)
+    except Exception:  # a constructor that needs more arguments: fit time reports it
+        return None
+    return None
+
+
+def _declared_kind(cls: type, name: str) -> tuple[str | None, str]:
+    """bool / number / str from the default of ``name`` in the first ``__init__`` (along the
+    MRO) that declares it, or from its annotation ``X | None`` when the default is None."""
+    import typing
+
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            param = inspect.signature(init).parameters.get(name)
+        except (TypeError, ValueError):
+            continue
+        if param is None or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        default = param.default
+        if default is not inspect.Parameter.empty and default is not None:
+            return _kind_of_type(type(default)), f"default {default!r}"
+        try:
+            hint = typing.get_type_hints(init).get(name)
+        except Exception:
+            return None, ""
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+            hint = args[0]
+        if not isinstance(hint, type):
+            return None, ""
+        return _kind_of_type(hint), f"declared {hint.__name__} or None"
+    return None, ""
+
+
+def _kind_of_type(tp: type) -> str | None:
+    if issubclass(tp, (bool, np.bool_)):
+        return "bool"
+    if issubclass(tp, (int, float, np.integer, np.floating)):
+        return "number"
+    return "str" if issubclass(tp, str) else None
+
+
+def _fits_kind(kind: str, value: Any) -> bool:
+    if isinstance(value, (list, dict)):
+        return False
+    if kind == "bool":
+        return isinstance(value, bool) or (isinstance(value, int) and value in (0, 1))
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # a text parameter: many also take a number (max_features='sqrt' or 0.5); refuse flags
+    return not isinstance(value, bool)
 
 
 def build_estimator(

@@ -97,7 +97,9 @@ def _checked(
             spec = PipelineSpec.model_validate(data)
         except ValidationError as exc:
             problems.extend(problems_from(exc, PipelineSpec))
-            _check_sections(_without_bad_values(data or {}, exc), problems, base, workspace)
+            _check_sections(
+                _without_bad_values(data or {}, exc), set(data or {}), problems, base, workspace
+            )
             problems.raise_if_any()
             raise  # pragma: no cover - raise_if_any raised
     check_spec(spec, problems)
@@ -135,10 +137,16 @@ def _without_bad_values(data: dict[str, Any], exc: ValidationError) -> dict[str,
 
 
 def _check_sections(
-    data: dict[str, Any], problems: Problems, base_dir: Path, workspace: Workspace | None
+    data: dict[str, Any],
+    written: set[str],
+    problems: Problems,
+    base_dir: Path,
+    workspace: Workspace | None,
 ) -> None:
     """The spec did not parse as a whole: still run the cross-field checks on a copy whose
-    broken sections are replaced by defaults, so the user sees every problem in one pass."""
+    broken sections are replaced by defaults, so the user sees every problem in one pass.
+    ``written``: the top-level keys of the spec as written (``data`` may hold fewer: a section
+    whose whole value was wrong is left out of it)."""
     repaired: dict[str, Any] = {"name": "x", "data": {"source": "x", "target": "x"}}
     kept: set[str] = set()
     accepted = {f.alias or n for n, f in PipelineSpec.model_fields.items()}
@@ -159,7 +167,7 @@ def _check_sections(
     check_spec(spec, extra)
     if workspace is not None and "data" in kept:
         feature_data.check_references(spec, base_dir, workspace, extra)
-    replaced = set(data) - kept
+    replaced = (set(data) | written) - kept
     for loc, message in extra.items:
         # skip what only follows from a section that was replaced by its default
         if not loc or loc[0] not in kept:

@@ -72,7 +72,8 @@ class MetricDef:
         if self.binary_only and not preds.binary:
             raise InvalidArgumentError(
                 f"Metric {self.name!r} is defined for two classes; this target has "
-                f"{len(preds.classes or [])}. Use roc_auc, f1 or accuracy instead.",
+                f"{len(preds.classes or [])}. Use roc_auc, average_precision, log_loss, f1 or "
+                "accuracy instead (macro averages over the classes).",
                 field="evaluate.metrics",
                 value=self.name,
             )
@@ -114,6 +115,21 @@ def _roc_auc(p: Predictions) -> float:
     return float(_sk("roc_auc_score")(p.y_true, p.proba, multi_class="ovr", labels=p.classes))
 
 
+def _average_precision(p: Predictions) -> float:
+    """Binary: of the positive class. Multiclass: the macro average of one-vs-rest average
+    precision over the classes present in ``y_true`` (a class with no positive row has none)."""
+    if p.binary:
+        return float(_sk("average_precision_score")(p.y_true, p.score, pos_label=_pos(p)))
+    from sklearn.preprocessing import label_binarize
+
+    assert p.proba is not None and p.classes is not None
+    onehot = label_binarize(p.y_true, classes=list(p.classes))
+    present = onehot.sum(axis=0) > 0
+    return float(
+        _sk("average_precision_score")(onehot[:, present], p.proba[:, present], average="macro")
+    )
+
+
 def _classification() -> list[MetricDef]:
     def label(sk_name: str, **kw: Any) -> Callable[[Predictions], float]:
         def fn(p: Predictions) -> float:
@@ -133,10 +149,9 @@ def _classification() -> list[MetricDef]:
             "classification",
             "score",
             True,
-            lambda p: _sk("average_precision_score")(p.y_true, p.score, pos_label=_pos(p)),
+            _average_precision,
             "average_precision",
             "aucpr",
-            binary_only=True,
         ),
         MetricDef(
             "log_loss",

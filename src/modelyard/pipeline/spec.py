@@ -172,12 +172,23 @@ def _data_kind(value: Any) -> str:
         return "kind:features" if {"features", "entities"} & set(value) else "kind:file"
     if isinstance(value, FeatureData):
         return "kind:features"
-    return "kind:file" if isinstance(value, FileData) else "kind:unknown"
+    return "kind:file"
+
+
+def _data_mapping(value: Any) -> Any:
+    """Anything but a mapping is refused here in words, before the union picks a member."""
+    if isinstance(value, (dict, DataCommon)):
+        return value
+    raise ValueError(
+        "needs either 'source' (a file) or 'features' + 'entities' (the feature store), as a "
+        "mapping"
+    )
 
 
 DataSpec = Annotated[
     Annotated[FileData, Tag("kind:file")] | Annotated[FeatureData, Tag("kind:features")],
     Discriminator(_data_kind),
+    BeforeValidator(_data_mapping),
 ]
 
 
@@ -274,10 +285,18 @@ class ChoiceDim(SpecModel):
     choices: list[Any] = Field(min_length=1)
 
 
+_DIM_FORMS = (
+    "a search range is [low, high], [low, high, log] or [low, high, int] (or {low, high, "
+    "log, step, type}); for a list of values write {choices: [...]}"
+)
+
+
 def _dim(value: Any) -> Any:
     """``[low, high]``, ``[low, high, log]``, ``[low, high, int]`` -> a RangeDim mapping."""
-    if not isinstance(value, list):
+    if isinstance(value, (dict, RangeDim, ChoiceDim)):
         return value
+    if not isinstance(value, list):
+        raise ValueError(_DIM_FORMS)
     numbers = [v for v in value[:2] if isinstance(v, (int, float)) and not isinstance(v, bool)]
     flags = value[2:]
     if (
@@ -294,13 +313,22 @@ def _dim(value: Any) -> Any:
         if isinstance(value[0], float) or isinstance(value[1], float):
             out.setdefault("type", "float")
         return out
-    raise ValueError(
-        "a search range is [low, high], [low, high, log] or [low, high, int]; for a list of "
-        "values write {choices: [...]}"
-    )
+    raise ValueError(_DIM_FORMS)
 
 
-SearchDim = Annotated[RangeDim | ChoiceDim, BeforeValidator(_dim)]
+def _dim_kind(value: Any) -> str:
+    """A mapping with ``choices`` is a ChoiceDim, any other a RangeDim: errors then come from
+    that member only, not from both (``low: unknown key`` for a misspelt choices list)."""
+    if isinstance(value, ChoiceDim) or (isinstance(value, dict) and "choices" in value):
+        return "kind:choice"
+    return "kind:range"
+
+
+SearchDim = Annotated[
+    Annotated[RangeDim, Tag("kind:range")] | Annotated[ChoiceDim, Tag("kind:choice")],
+    Discriminator(_dim_kind),
+    BeforeValidator(_dim),
+]
 
 
 class TuneSpec(SpecModel):

@@ -9,6 +9,7 @@ registry as it is now).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from modelyard.data import ValidationReport, validate
-from modelyard.errors import DataValidationError, suggest
+from modelyard.errors import DataValidationError, InvalidArgumentError, suggest
 from modelyard.features import FeatureStore
 from modelyard.flavors import load_model, save_model
 from modelyard.pipeline.context import Context, StepOutcome, read_json, write_json
@@ -82,6 +83,7 @@ def ingest(ctx: Context) -> StepOutcome:
     _require_column(data.target, "data.target", columns)
     if data.timestamp:
         _require_column(data.timestamp, "data.timestamp", columns)
+        _require_times(frame[data.timestamp])
     missing = [c for c in data.drop if c not in columns]
     if missing:
         raise DataValidationError(
@@ -110,6 +112,36 @@ def _require_column(name: str, field: str, columns: list[str]) -> None:
             field=field,
             value=name,
         )
+
+
+def _require_times(values: pd.Series) -> None:
+    """data.timestamp orders the temporal split and time-series folds: its values must read as
+    times (a datetime column, date / time text, or numbers), else say which value does not."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or (
+        pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values)
+    ):
+        return
+    name, kind = values.name, "text"
+    if pd.api.types.is_bool_dtype(values.dtype):
+        bad, kind = values.dropna(), "true / false"
+    else:
+        try:
+            with warnings.catch_warnings():  # "could not infer format": said below if it fails
+                warnings.simplefilter("ignore", UserWarning)
+                pd.to_datetime(values)  # as the split reads it
+            return
+        except (ValueError, TypeError, OverflowError):
+            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+            bad = values[parsed.isna() & values.notna()]
+    example = _plain(bad.iloc[0]) if len(bad) else _plain(values.dropna().iloc[0])
+    raise DataValidationError(
+        f"data.timestamp {name!r} is not a time column: it holds {kind} such as {example!r}, "
+        "which does not read as a date or time. Name the event-time column (a datetime "
+        "column, or text such as 2026-01-31T12:00:00).",
+        field="data.timestamp",
+        value=str(name),
+        example=example,
+    )
 
 
 # -- validate --------------------------------------------------------------------------------
@@ -195,6 +227,14 @@ def split(ctx: Context) -> StepOutcome:
     y = frame[spec.data.target]
     ctx.task = _task(ctx, y)
     _check_target(y, ctx.task)
+    if ctx.task == "regression" and spec.train.class_weight is not None:
+        raise InvalidArgumentError(
+            f"train.class_weight applies to classification only, and data.target "
+            f"{spec.data.target!r} is a regression target ({_why_regression(ctx, y)}). Remove "
+            "train.class_weight, or set train.task: classification.",
+            field="train.class_weight",
+            value=spec.train.class_weight,
+        )
     key = _key(
         ctx,
         "split",
@@ -249,6 +289,19 @@ def _task(ctx: Context, y: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
         return "classification" if y.nunique() <= 20 else "regression"
     return "classification"
+
+
+def _why_regression(ctx: Context, y: pd.Series) -> str:
+    from modelyard.pipeline.checks import static_task
+
+    if static_task(ctx.spec) == "regression":
+        return "the metrics are regression metrics"
+    if ctx.spec.train.model not in ALIASES:
+        from modelyard.pipeline.estimators import infer_task_of
+
+        if infer_task_of(estimator_class(ctx.spec.train.model, "classification")) == "regression":
+            return f"train.model {ctx.spec.train.model!r} is a regressor"
+    return f"inferred from its {y.nunique():,} distinct numeric values"
 
 
 def _check_target(y: pd.Series, task: str) -> None:

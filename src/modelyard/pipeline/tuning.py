@@ -184,10 +184,10 @@ class _Objective:
         if self.weights is not None:
             kwargs["sample_weight"] = self.weights
         kind = supports_pruning(estimator) if self.spec.train.tune.pruning else None  # type: ignore[union-attr]
-        name = getattr(self.metric, kind, None) if kind else None
+        name = _native_metric(self.metric, kind, self.y_fit) if kind else None
         if kind == "lightgbm" and name:
             kwargs.update(
-                _lightgbm_eval_set(estimator, self.X_valid, self.y_valid),
+                _lightgbm_eval_set(estimator, self.X_valid, self.y_valid, self.y_fit),
                 eval_metric=name,
                 callbacks=[_lightgbm_reporter(trial, name, _every(params))],
             )
@@ -201,12 +201,38 @@ class _Objective:
         )
 
 
-def _lightgbm_eval_set(estimator: Any, X: Any, y: Any) -> dict[str, Any]:
+# The library's name for a metric on three or more classes, where it differs from the binary
+# one (LightGBM's auc and average_precision, and XGBoost's aucpr, are binary only: such a trial
+# is not pruned, it runs to the end and is scored by the metric itself).
+_MULTICLASS_NATIVE = {
+    ("lightgbm", "log_loss"): "multi_logloss",
+    ("xgboost", "log_loss"): "mlogloss",
+    ("xgboost", "roc_auc"): "auc",
+}
+
+
+def _native_metric(metric: MetricDef, kind: str, y: pd.Series) -> str | None:
+    """The name ``kind`` (lightgbm / xgboost) reports ``metric`` under while fitting on ``y``."""
+    if metric.task == "classification" and y.nunique() > 2:
+        return _MULTICLASS_NATIVE.get((kind, metric.name))
+    name: str | None = getattr(metric, kind, None)
+    return name
+
+
+def _lightgbm_eval_set(estimator: Any, X: Any, y: Any, y_fit: Any) -> dict[str, Any]:
     """LightGBM >= 4.7 takes eval_X / eval_y and deprecates eval_set; older versions only
-    know eval_set."""
+    know eval_set. A classifier passes eval_y on unencoded (4.7 encodes only eval_set's labels),
+    so class labels are encoded here as its fit encodes them (sorted, 0..k-1): text labels
+    ('pos', 'online', 'atm') or labels not starting at 0 would otherwise be refused or misread."""
     import inspect
 
+    from sklearn.base import is_classifier
+
     if "eval_X" in inspect.signature(estimator.fit).parameters:
+        if is_classifier(estimator):
+            from sklearn.preprocessing import LabelEncoder
+
+            y = LabelEncoder().fit(y_fit).transform(y)
         return {"eval_X": (X,), "eval_y": (y,)}
     return {"eval_set": [(X, y)]}
 
