@@ -15,6 +15,7 @@ import click
 
 from modelyard.cli.output import (
     console,
+    esc,
     fmt_time,
     fmt_value,
     json_option,
@@ -139,9 +140,11 @@ def show_cmd(ws: Any, name: str, version: int | None, as_json: bool) -> None:
 
     out = console()
     out.print(
-        f"[bold]{name}[/] v{m.record.version} by {m.record.created_by}, {fmt_time(m.record.created_at)}"
+        f"[bold]{esc(name)}[/] v{m.record.version} by {esc(m.record.created_by)}, "
+        f"{fmt_time(m.record.created_at)}",
+        markup=True,
     )
-    out.print(yaml.safe_dump(spec, sort_keys=False).rstrip(), markup=False)
+    out.print(yaml.safe_dump(spec, sort_keys=False).rstrip())
     rules = [(r.rule_name, r.kind, r.severity) for r in m.spec.rules]
     print_table("Rules in force", ("rule", "check", "severity"), rules)
     _print_checks(checks)
@@ -440,7 +443,7 @@ def retrain_cmd(ws: Any, name: str, as_json: bool) -> None:
     """Retrain NAME's model now and promote the challenger if it wins (no cooldown)."""
     from modelyard.monitoring import retrain
 
-    with console(stderr=True).status(f"retraining for monitor {name} ..."):
+    with console(stderr=True).status(f"retraining for monitor {esc(name)} ..."):
         record = retrain(ws, name)
     if as_json:
         print_json(record.to_dict())

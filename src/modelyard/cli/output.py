@@ -1,4 +1,10 @@
-"""Formatting shared by every command: rich tables for people, JSON for scripts."""
+"""Formatting shared by every command: rich tables for people, JSON for scripts.
+
+Text that comes from users or data (names, paths, values, error messages) is never read as rich
+markup: ``[low, high]`` or ``feature_view[v]`` would lose their brackets and ``[/x]`` would raise
+``MarkupError``. :func:`console` therefore has markup off; the few lines that style our own fixed
+words pass ``markup=True`` and wrap every value in :func:`esc`.
+"""
 
 from __future__ import annotations
 
@@ -54,19 +60,32 @@ def fmt_value(value: Any) -> str:
 
 
 def console(stderr: bool = False) -> Any:
+    """A console that prints strings as they are; styled lines pass ``markup=True``."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False)
+
+
+def esc(value: Any) -> str:
+    """``value`` as text safe to put inside rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left", header_style="bold")
+    table = Table(
+        title=None if title is None else Text(title),
+        title_justify="left",
+        header_style="bold",
+    )
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(Text(col), overflow="fold")
     for row in rows:
-        table.add_row(*(fmt_value(v) for v in row))
+        table.add_row(*(Text(fmt_value(v)) for v in row))
     console().print(table)
 
 
@@ -78,7 +97,7 @@ def print_error(exc: Any) -> None:
     if "--json" in sys.argv:
         click.echo(json.dumps(exc.to_dict(), default=str), err=True)
         return
-    console(stderr=True).print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    console(stderr=True).print(f"[bold red]error:[/] {esc(exc.message)}", markup=True)
 
 
 @contextmanager
@@ -87,7 +106,7 @@ def progress(description: str, total: int | None = None) -> Iterator[Callable[[i
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = [
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
