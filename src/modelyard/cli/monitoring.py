@@ -24,6 +24,7 @@ from modelyard.cli.output import (
     print_kv,
     print_table,
     progress,
+    reads_workspace,
 )
 
 
@@ -53,7 +54,7 @@ def apply_cmd(ws: Any, path: str, as_json: bool) -> None:
 
 @monitor.command("list")
 @json_option
-@pass_workspace
+@reads_workspace
 def list_cmd(ws: Any, as_json: bool) -> None:
     """List monitors with their latest check and open alerts."""
     from modelyard.monitoring import list_monitors
@@ -113,7 +114,7 @@ def list_cmd(ws: Any, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--version", type=int, help="A version of the definition (default: the latest).")
 @json_option
-@pass_workspace
+@reads_workspace
 def show_cmd(ws: Any, name: str, version: int | None, as_json: bool) -> None:
     """Show a monitor: its spec (secrets hidden), recent checks, open alerts, retrains."""
     from modelyard.monitoring import get_monitor, redacted
@@ -366,7 +367,7 @@ def _interrupt(_signum: int, _frame: Any) -> None:
 @click.argument("name")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Default: NAME-report.html")
 @json_option
-@pass_workspace
+@reads_workspace
 def report_cmd(ws: Any, name: str, output: str | None, as_json: bool) -> None:
     """Write NAME's HTML report (drift, metrics over time, alerts): one file, opens offline."""
     from modelyard.monitoring import write_monitor_report
@@ -383,7 +384,7 @@ def report_cmd(ws: Any, name: str, output: str | None, as_json: bool) -> None:
 @click.option("--monitor", "monitor_name", help="Only this monitor's alerts.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
-@pass_workspace
+@reads_workspace
 def alerts_cmd(
     ws: Any, only_open: bool, monitor_name: str | None, limit: int, as_json: bool
 ) -> None:

@@ -43,6 +43,35 @@ def pass_workspace(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def reads_workspace(func: F) -> F:
+    """:func:`pass_workspace` for commands that only read: a SQLite metadata file that does not
+    exist is an error naming it, not a new empty database (the first write still creates it)."""
+
+    @wraps(func)
+    @click.pass_context
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        ws = workspace_from(ctx)
+        _require_metadata_file(ws.settings.metadata_uri)
+        return func(ws, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _require_metadata_file(uri: str) -> None:
+    from modelyard.errors import NotFoundError
+    from modelyard.storage.metadata.database import sqlite_file
+
+    path = sqlite_file(uri)
+    if path is not None and not path.exists():
+        raise NotFoundError(
+            f"No metadata store at {path}: nothing has been recorded there yet, or "
+            "MODELYARD_METADATA_URI / MODELYARD_HOME (--metadata-uri / --home) is mistyped. "
+            "The first run, registration or `features apply` creates it (so does `modelyard "
+            "doctor`, which also shows where each setting comes from).",
+            uri=uri,
+        )
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
 
@@ -97,7 +126,10 @@ def print_error(exc: Any) -> None:
     if "--json" in sys.argv:
         click.echo(json.dumps(exc.to_dict(), default=str), err=True)
         return
-    console(stderr=True).print(f"[bold red]error:[/] {esc(exc.message)}", markup=True)
+    # soft_wrap: no line breaks inside paths and URIs (the terminal wraps long lines itself)
+    console(stderr=True).print(
+        f"[bold red]error:[/] {esc(exc.message)}", markup=True, soft_wrap=True
+    )
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from modelyard.cli.output import (
     pass_workspace,
     print_json,
     print_table,
+    reads_workspace,
 )
 
 
@@ -179,7 +180,7 @@ def _live_reporter(quiet: bool) -> Any:
 @click.option("-n", "--name", help="Only runs of this pipeline.")
 @click.option("--max-results", default=20, show_default=True, type=int)
 @json_option
-@pass_workspace
+@reads_workspace
 def pipeline_runs(ws: Any, name: str | None, max_results: int, as_json: bool) -> None:
     """List pipeline runs, newest first: status, cached steps, metrics, registered version."""
     from modelyard.pipeline import list_runs
