@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import modelyard
 from modelyard.cli.main import cli
 from modelyard.config import Settings
 from modelyard.registry import RegistryClient
@@ -22,11 +24,13 @@ from modelyard.tracking import TrackingClient
 
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    src = str(Path(modelyard.__file__).parents[1])  # this checkout's modelyard, not another
     return subprocess.run(
         [sys.executable, "-m", "modelyard.cli.main", "--home", str(home), *args],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])},
     )
 
 
@@ -183,7 +187,20 @@ def test_models_commands(populated: Path) -> None:
             5,
             "createdb no_such_db_x",
         ),
-        (("--metadata-uri", "sqlite:////proc/none/x.db", "runs", "list"), 5, "writable location"),
+        (
+            (
+                "--metadata-uri",
+                "sqlite:////proc/none/x.db",
+                "models",
+                "promote",
+                "fraud",
+                "1",
+                "staging",
+            ),
+            5,
+            "writable location",
+        ),
+        (("--metadata-uri", "sqlite:////proc/none/x.db", "runs", "list"), 3, "No metadata store"),
     ],
 )
 def test_errors_exit_non_zero_without_traceback(
@@ -213,3 +230,34 @@ def test_doctor(populated: Path) -> None:
     assert bad.returncode == 5
     text = " ".join(bad.stdout.split())
     assert "Cannot reach the metadata database" in text and "fix:" in text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("runs", "list"), ("experiments", "list"), ("models", "list"), ("features", "list"),
+     ("monitor", "list"), ("pipeline", "runs"), ("audit",)],
+)  # fmt: skip
+def test_reading_a_missing_sqlite_store_names_it_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...]
+) -> None:
+    from modelyard.cli.main import main
+
+    db = tmp_path / "nonexistent" / "dir" / "x.db"
+    with pytest.raises(SystemExit) as exited:
+        main(["--metadata-uri", f"sqlite:///{db}", *command])
+    assert exited.value.code == 3
+    err = capsys.readouterr().err
+    assert "No metadata store at" in err and "x.db" in err and "mistyped" in err
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_the_first_write_creates_the_sqlite_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelyard.cli.main import main
+
+    uri = f"sqlite:///{tmp_path / 'new' / 'x.db'}"
+    with TrackingClient(Workspace(Settings.resolve(metadata_uri=uri))).start_run("e", "first"):
+        pass
+    main(["--metadata-uri", uri, "runs", "list", "--json"])
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["first"]

@@ -196,7 +196,7 @@ def test_manifest_edits_are_caught_by_the_registry_hashes(data: Any, tmp_path: P
     manifest["files"]["model.skops"]["sha256"] = hashlib.sha256(payload).hexdigest()
     (tmp_path / "m" / MANIFEST).write_text(yaml.safe_dump(manifest))
     load_model(tmp_path / "m")  # consistent with itself ...
-    with pytest.raises(IntegrityError, match="changed after the model was registered"):
+    with pytest.raises(IntegrityError, match="changed after the registry recorded it"):
         load_model(tmp_path / "m", expected_files=expected)  # ... but not with the registry
 
 
@@ -255,3 +255,58 @@ def test_signature_rejects_missing_and_mistyped_columns(data: Any, tmp_path: Pat
         model.predict([{"amount": 1.0, "channel": "pos"}])
     with pytest.raises(InvalidArgumentError, match="'amount' must be float"):
         model.predict([{"amount": "lots", "hour": 3, "channel": "pos"}])
+
+
+def test_manifest_records_the_libraries_of_every_type_inside(data: Any, tmp_path: Path) -> None:
+    import lightgbm as lgb
+    import sklearn
+
+    X, y = data
+    model = _lgbm_pipeline().fit(X, y)
+    libraries = save_model(model, tmp_path / "m").libraries
+    assert libraries["lightgbm"] == lgb.__version__
+    assert libraries["scikit-learn"] == sklearn.__version__
+    # a pickle records them too; stdlib and unpackaged modules (this test file) are left out
+    pickled = save_model(model, tmp_path / "p", flavor="pickle").libraries
+    assert pickled["lightgbm"] == lgb.__version__ and "scikit-learn" in pickled
+    assert not {"builtins", "collections", "tests"} & set(pickled)
+
+
+def _resave_manifest(directory: Path, edit: Any) -> None:
+    raw = yaml.safe_load((directory / MANIFEST).read_text())
+    edit(raw)
+    (directory / MANIFEST).write_text(yaml.safe_dump(raw))
+
+
+def test_a_manifest_without_files_is_refused(data: Any, tmp_path: Path) -> None:
+    X, y = data
+    save_model(_sklearn_pipeline().fit(X, y), tmp_path / "m")
+    _resave_manifest(tmp_path / "m", lambda raw: raw.update(files={}))
+    with open(tmp_path / "m" / "model.skops", "ab") as fh:
+        fh.write(b"junk")
+    with pytest.raises(IntegrityError, match="lists no files"):
+        load_model(tmp_path / "m")
+
+
+def test_the_payload_must_be_listed(data: Any, tmp_path: Path) -> None:
+    X, y = data
+    save_model(_sklearn_pipeline().fit(X, y), tmp_path / "m")
+
+    def move(raw: dict[str, Any]) -> None:
+        raw["files"]["notes.txt"] = raw["files"].pop("model.skops")
+
+    (tmp_path / "m" / "model.skops").rename(tmp_path / "m" / "notes.txt")
+    save_model(_sklearn_pipeline().fit(X, y), tmp_path / "other")
+    _resave_manifest(tmp_path / "m", move)
+    (tmp_path / "m" / "model.skops").write_bytes((tmp_path / "other" / "model.skops").read_bytes())
+    with pytest.raises(IntegrityError, match="does not list 'model.skops'"):
+        load_model(tmp_path / "m")
+
+
+def test_an_unlisted_file_is_refused(data: Any, tmp_path: Path) -> None:
+    X, y = data
+    save_model(_sklearn_pipeline().fit(X, y), tmp_path / "m")
+    (tmp_path / "m" / "sub").mkdir()
+    (tmp_path / "m" / "sub" / "extra.py").write_text("print('hi')\n")
+    with pytest.raises(IntegrityError, match=r"sub/extra.py is not listed in .*MODEL.yaml"):
+        load_model(tmp_path / "m")

@@ -84,6 +84,35 @@ def test_tampering_after_registration_is_refused(workspace: Workspace, data: Any
         registry.load_model("models:/fraud/1")
 
 
+def test_a_run_model_is_checked_against_the_hashes_its_run_recorded(
+    workspace: Workspace, data: Any
+) -> None:
+    """Rewriting a logged model's payload and its MODEL.yaml hash (consistent with itself) is
+    caught by the sha256 the run recorded for each artifact when the model was logged."""
+    import hashlib
+
+    import yaml
+
+    registry = RegistryClient(workspace)
+    uri = logged_model(workspace, data)
+    other = parse_model_uri(logged_model(workspace, data, c=5.0))
+    ref = parse_model_uri(uri)
+    assert isinstance(ref, RunRef) and isinstance(other, RunRef)
+    tracking = workspace.metadata.tracking
+    model_dir = Path(tracking.get_run(ref.run_id).artifact_uri.removeprefix("file://")) / "model"
+    donor = Path(tracking.get_run(other.run_id).artifact_uri.removeprefix("file://")) / "model"
+    payload = (donor / "model.skops").read_bytes()
+    (model_dir / "model.skops").write_bytes(payload)
+    manifest = yaml.safe_load((model_dir / "MODEL.yaml").read_text())
+    manifest["files"]["model.skops"]["sha256"] = hashlib.sha256(payload).hexdigest()
+    (model_dir / "MODEL.yaml").write_text(yaml.safe_dump(manifest))
+    modelyard.load_model(str(model_dir))  # consistent with itself ...
+    with pytest.raises(IntegrityError, match=f"run {ref.run_id}'s artifact record"):
+        registry.load_model(uri)  # ... but not with the run's record
+    with pytest.raises(IntegrityError, match=f"run {ref.run_id}'s artifact record"):
+        registry.register_model(uri, "fraud")
+
+
 def test_promotion_history_and_periods(workspace: Workspace, data: Any) -> None:
     registry = RegistryClient(workspace)
     for c in (0.1, 1.0, 10.0):

@@ -67,6 +67,79 @@ def test_ctrl_c_marks_the_run_killed(tmp_path: Path) -> None:
     assert run.metrics["loss"] < 1.0  # what it logged before the interrupt is kept
 
 
+SIGTERM_SCRIPT = """
+import signal, sys, time, modelyard
+from modelyard.config import Settings
+from modelyard.storage import Workspace
+from modelyard.tracking import TrackingClient
+client = TrackingClient(Workspace(Settings.resolve(home={home!r})))
+{setup}
+with modelyard.start_run("e", "long", client=client) as run:
+    with modelyard.start_run("e", "inner", nested=True) as inner:
+        print(run.run_id, inner.run_id, flush=True)
+        for step in range(10_000):
+            run.log_metric("loss", 1.0 / (step + 1), step=step)
+            time.sleep(0.01)
+"""
+
+
+def _terminate(home: Path, setup: str = "") -> tuple[int, list[str], str]:
+    script = SIGTERM_SCRIPT.format(home=str(home), setup=setup)
+    src = str(Path(modelyard.__file__).parents[1])  # this checkout's modelyard, not another
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    run_ids = proc.stdout.readline().split()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    return code, run_ids, proc.stdout.read() + proc.stderr.read()
+
+
+def test_sigterm_marks_the_runs_killed_and_still_terminates(tmp_path: Path) -> None:
+    """A real SIGTERM to a real process: both runs end KILLED, and the process still dies of
+    SIGTERM (exit status 143 in a shell), with no traceback."""
+    home = tmp_path / "home"
+    code, run_ids, output = _terminate(home)
+    assert code == -signal.SIGTERM and "Traceback" not in output
+    client = TrackingClient(Workspace(modelyard.config.Settings.resolve(home=str(home))))
+    for run_id in run_ids:
+        run = client.get_run(run_id)
+        assert run.status is RunStatus.KILLED
+        assert "RunTerminated" in run.tags["modelyard.error"]
+
+
+def test_sigterm_handler_of_the_program_is_left_alone(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    setup = "signal.signal(signal.SIGTERM, lambda *_: (print('mine', flush=True), sys.exit(3)))"
+    code, run_ids, output = _terminate(home, setup)
+    assert code == 3 and "mine" in output  # the program's handler ran, not the run's
+    client = TrackingClient(Workspace(modelyard.config.Settings.resolve(home=str(home))))
+    assert client.get_run(run_ids[0]).status is RunStatus.FAILED  # SystemExit(3) as before
+
+
+def test_the_run_restores_the_default_sigterm_action(client: TrackingClient) -> None:
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with client.start_run("e") as run, client.start_run("e", parent_run_id=run.run_id):
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def mine(*_: object) -> None: ...
+
+    try:  # a handler the block installs itself stays after the run
+        with client.start_run("e"):
+            signal.signal(signal.SIGTERM, mine)
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def test_params_metrics_tags(client: TrackingClient) -> None:
     with client.start_run("e") as run:
         run.log_params({"lr": 0.05, "depth": 6})

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from modelyard.cli.output import console, json_option, pass_workspace, print_json, print_table
+from modelyard.cli.output import (
+    console,
+    esc,
+    json_option,
+    pass_workspace,
+    print_json,
+    print_table,
+)
 
 
 @click.command()
@@ -51,10 +58,12 @@ def doctor(ws: Any, as_json: bool) -> None:
         for r in results:
             if r.ok:
                 out.print(
-                    f"[green]✔[/] {r.name}: {r.target} ({r.detail}, {r.seconds * 1000:.0f} ms)"
+                    f"[green]✔[/] {esc(r.name)}: {esc(r.target)} "
+                    f"({esc(r.detail)}, {r.seconds * 1000:.0f} ms)",
+                    markup=True,
                 )
             else:
-                out.print(f"[red]✘[/] {r.name}: {r.detail}")
-                out.print(f"   [yellow]fix:[/] {r.fix}")
+                out.print(f"[red]✘[/] {esc(r.name)}: {esc(r.detail)}", markup=True)
+                out.print(f"   [yellow]fix:[/] {esc(r.fix)}", markup=True)
     if not all(r.ok for r in results):
         sys.exit(5)

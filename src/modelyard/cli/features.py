@@ -17,6 +17,7 @@ from modelyard.cli.output import (
     print_kv,
     print_table,
     progress,
+    reads_workspace,
 )
 
 _KINDS = {"entity": "entity", "view": "feature_view", "service": "feature_service"}
@@ -63,7 +64,7 @@ def _astuple(a: Any) -> tuple[Any, ...]:
 @features.command("list")
 @click.option("--kind", type=click.Choice(list(_KINDS)), help="Only this kind.")
 @json_option
-@pass_workspace
+@reads_workspace
 def list_cmd(ws: Any, kind: str | None, as_json: bool) -> None:
     """List the registered entities, feature views and services (latest versions)."""
     records = _store(ws).list_definitions(_KINDS[kind] if kind else None)
@@ -100,7 +101,7 @@ def _summary(record: Any) -> str:
 @click.option("--kind", type=click.Choice(list(_KINDS)), default="view", show_default=True)
 @click.option("--version", type=int, help="A version (default: the latest).")
 @json_option
-@pass_workspace
+@reads_workspace
 def show_cmd(ws: Any, name: str, kind: str, version: int | None, as_json: bool) -> None:
     """Show a definition, its versions and (for views) its materializations."""
     meta = ws.metadata.features
@@ -212,7 +213,7 @@ def _entity_rows(pairs: tuple[str, ...]) -> dict[str, list[str]]:
               help="KEY=VALUE of an entity (repeat per key and per entity).")  # fmt: skip
 @click.option("--at", help="Read as of this time (ISO-8601) instead of now (for TTL).")
 @json_option
-@pass_workspace
+@reads_workspace
 def get_cmd(
     ws: Any, service: str | None, refs: tuple[str, ...], entities: tuple[str, ...], at: str | None,
     as_json: bool,
@@ -243,7 +244,7 @@ def get_cmd(
 @click.option("--sample", default=100, show_default=True, help="Entities per view.")
 @click.option("--at", help="The instant to compare at (default: the last materialization end).")
 @json_option
-@pass_workspace
+@reads_workspace
 def check_parity_cmd(
     ws: Any, service: str | None, refs: tuple[str, ...], sample: int, at: str | None, as_json: bool
 ) -> None:

@@ -13,6 +13,7 @@ from modelyard.cli.output import (
     print_json,
     print_kv,
     print_table,
+    reads_workspace,
 )
 
 
@@ -29,7 +30,7 @@ def models() -> None:
 
 @models.command("list")
 @json_option
-@pass_workspace
+@reads_workspace
 def models_list(ws: Any, as_json: bool) -> None:
     """List registered models with their latest version and stages."""
     items = _client(ws).list_models()
@@ -60,7 +61,7 @@ def models_list(ws: Any, as_json: bool) -> None:
 @models.command("show")
 @click.argument("name")
 @json_option
-@pass_workspace
+@reads_workspace
 def models_show(ws: Any, name: str, as_json: bool) -> None:
     """Show a registered model."""
     m = _client(ws).get_model(name)
@@ -84,7 +85,7 @@ def models_show(ws: Any, name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--stage", help="Only versions in this stage.")
 @json_option
-@pass_workspace
+@reads_workspace
 def models_versions(ws: Any, name: str, stage: str | None, as_json: bool) -> None:
     """List the versions of a model."""
     items = _client(ws).list_versions(name, stage)
@@ -192,7 +193,7 @@ def models_alias(
 @click.option("--stage", help="Only transitions into or out of this stage.")
 @click.option("--periods", is_flag=True, help="Show which version held the stage and when.")
 @json_option
-@pass_workspace
+@reads_workspace
 def models_history(ws: Any, name: str, stage: str | None, periods: bool, as_json: bool) -> None:
     """Stage transitions of NAME: who moved what, when, from, to, why."""
     client = _client(ws)
@@ -241,7 +242,7 @@ def models_history(ws: Any, name: str, stage: str | None, periods: bool, as_json
 @click.option("--object-id", help="e.g. fraud/3")
 @click.option("-n", "--limit", default=50, show_default=True, type=int)
 @json_option
-@pass_workspace
+@reads_workspace
 def audit(
     ws: Any, object_type: str | None, object_id: str | None, limit: int, as_json: bool
 ) -> None:

@@ -15,6 +15,7 @@ import click
 
 from modelyard.cli.output import (
     console,
+    esc,
     fmt_time,
     fmt_value,
     json_option,
@@ -23,6 +24,7 @@ from modelyard.cli.output import (
     print_kv,
     print_table,
     progress,
+    reads_workspace,
 )
 
 
@@ -52,7 +54,7 @@ def apply_cmd(ws: Any, path: str, as_json: bool) -> None:
 
 @monitor.command("list")
 @json_option
-@pass_workspace
+@reads_workspace
 def list_cmd(ws: Any, as_json: bool) -> None:
     """List monitors with their latest check and open alerts."""
     from modelyard.monitoring import list_monitors
@@ -112,7 +114,7 @@ def list_cmd(ws: Any, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--version", type=int, help="A version of the definition (default: the latest).")
 @json_option
-@pass_workspace
+@reads_workspace
 def show_cmd(ws: Any, name: str, version: int | None, as_json: bool) -> None:
     """Show a monitor: its spec (secrets hidden), recent checks, open alerts, retrains."""
     from modelyard.monitoring import get_monitor, redacted
@@ -139,9 +141,11 @@ def show_cmd(ws: Any, name: str, version: int | None, as_json: bool) -> None:
 
     out = console()
     out.print(
-        f"[bold]{name}[/] v{m.record.version} by {m.record.created_by}, {fmt_time(m.record.created_at)}"
+        f"[bold]{esc(name)}[/] v{m.record.version} by {esc(m.record.created_by)}, "
+        f"{fmt_time(m.record.created_at)}",
+        markup=True,
     )
-    out.print(yaml.safe_dump(spec, sort_keys=False).rstrip(), markup=False)
+    out.print(yaml.safe_dump(spec, sort_keys=False).rstrip())
     rules = [(r.rule_name, r.kind, r.severity) for r in m.spec.rules]
     print_table("Rules in force", ("rule", "check", "severity"), rules)
     _print_checks(checks)
@@ -363,7 +367,7 @@ def _interrupt(_signum: int, _frame: Any) -> None:
 @click.argument("name")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Default: NAME-report.html")
 @json_option
-@pass_workspace
+@reads_workspace
 def report_cmd(ws: Any, name: str, output: str | None, as_json: bool) -> None:
     """Write NAME's HTML report (drift, metrics over time, alerts): one file, opens offline."""
     from modelyard.monitoring import write_monitor_report
@@ -380,7 +384,7 @@ def report_cmd(ws: Any, name: str, output: str | None, as_json: bool) -> None:
 @click.option("--monitor", "monitor_name", help="Only this monitor's alerts.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
-@pass_workspace
+@reads_workspace
 def alerts_cmd(
     ws: Any, only_open: bool, monitor_name: str | None, limit: int, as_json: bool
 ) -> None:
@@ -440,7 +444,7 @@ def retrain_cmd(ws: Any, name: str, as_json: bool) -> None:
     """Retrain NAME's model now and promote the challenger if it wins (no cooldown)."""
     from modelyard.monitoring import retrain
 
-    with console(stderr=True).status(f"retraining for monitor {name} ..."):
+    with console(stderr=True).status(f"retraining for monitor {esc(name)} ..."):
         record = retrain(ws, name)
     if as_json:
         print_json(record.to_dict())

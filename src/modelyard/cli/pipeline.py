@@ -8,11 +8,13 @@ import click
 
 from modelyard.cli.output import (
     console,
+    esc,
     fmt_time,
     json_option,
     pass_workspace,
     print_json,
     print_table,
+    reads_workspace,
 )
 
 
@@ -80,7 +82,8 @@ def _print_result(result: Any) -> None:
     gate = result.gate
     if gate is not None and gate.get("checks"):
         verdict = "[green]passed[/]" if gate["passed"] else "[red]failed[/]"
-        out.print(f"gate {verdict}: " + "; ".join(c["detail"] for c in gate["checks"]))
+        details = "; ".join(esc(c["detail"]) for c in gate["checks"])
+        out.print(f"gate {verdict}: {details}", markup=True)
     register = result.steps.get("register")
     if register is not None and register.status != "skipped":
         out.print(f"register: {register.summary}")
@@ -161,14 +164,16 @@ def _live_reporter(quiet: bool) -> Any:
             self.progress.update(task, description="running", total=None)
 
         def step_progress(self, step: str, done: int, total: int | None, detail: str = "") -> None:
-            self.progress.update(self.tasks[step], completed=done, total=total, description=detail)
+            self.progress.update(
+                self.tasks[step], completed=done, total=total, description=esc(detail)
+            )
 
         def step_finished(self, step: str, outcome: StepOutcome) -> None:
             task = self.tasks[step]
             total = self.progress.tasks[task].total or 1
-            mark = marks.get(outcome.status, outcome.status)
+            mark = marks.get(outcome.status, esc(outcome.status))
             self.progress.update(
-                task, completed=total, total=total, description=f"{mark} {outcome.summary}"
+                task, completed=total, total=total, description=f"{mark} {esc(outcome.summary)}"
             )
             self.progress.stop_task(task)
 
@@ -216,7 +221,7 @@ def _plain_reporter(out: Any) -> Any:
 @click.option("-n", "--name", help="Only runs of this pipeline.")
 @click.option("--max-results", default=20, show_default=True, type=int)
 @json_option
-@pass_workspace
+@reads_workspace
 def pipeline_runs(ws: Any, name: str | None, max_results: int, as_json: bool) -> None:
     """List pipeline runs, newest first: status, cached steps, metrics, registered version."""
     from modelyard.pipeline import list_runs

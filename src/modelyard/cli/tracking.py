@@ -9,10 +9,10 @@ import click
 from modelyard.cli.output import (
     fmt_time,
     json_option,
-    pass_workspace,
     print_json,
     print_kv,
     print_table,
+    reads_workspace,
 )
 
 
@@ -23,7 +23,7 @@ def experiments() -> None:
 
 @experiments.command("list")
 @json_option
-@pass_workspace
+@reads_workspace
 def experiments_list(ws: Any, as_json: bool) -> None:
     """List experiments."""
     from modelyard.tracking import TrackingClient
@@ -66,7 +66,7 @@ def runs() -> None:
 @click.option("-n", "--max-results", default=50, show_default=True, type=int)
 @click.option("--page-token", help="next_page_token from a previous --json page.")
 @json_option
-@pass_workspace
+@reads_workspace
 def runs_list(
     ws: Any,
     experiment: tuple[str, ...],
@@ -109,7 +109,7 @@ def runs_list(
 @runs.command("show")
 @click.argument("run_id")
 @json_option
-@pass_workspace
+@reads_workspace
 def runs_show(ws: Any, run_id: str, as_json: bool) -> None:
     """Show one run: params, metrics, tags, inputs, artifacts."""
     from modelyard.tracking import TrackingClient

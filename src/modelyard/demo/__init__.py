@@ -20,6 +20,8 @@ import shutil
 import time
 from pathlib import Path
 
+from rich.text import Text
+
 from modelyard.demo.basics import load_and_predict, register_and_promote, track_sklearn
 from modelyard.demo.common import console
 from modelyard.demo.fraud import (
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     _fresh_home(Path(settings.home))
     ws = Workspace(settings)
     start = time.perf_counter()
-    console.print(f"[bold]modelyard demo[/] — home: {ws.settings.home}")
+    console.print(Text.assemble(("modelyard demo", "bold"), f" — home: {ws.settings.home}"))
     tracked = track_sklearn(ws)
     register_and_promote(ws, tracked)
     load_and_predict(ws, tracked)
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         new_champion_answers(ws, project, base, record)
     lineage_and_reports(ws, project, record)
 
-    console.rule("[bold]Summary")
+    console.rule(Text("Summary", style="bold"))
     console.print(f"done in {time.perf_counter() - start:.1f} s. Look around with:")
     for command in LOOK_AROUND:
         console.print(f"  .venv/bin/{command}")

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
-console = Console(highlight=False)
+# markup off: the demo prints names, errors and alert lines like "[warning] drift" as they are
+console = Console(highlight=False, markup=False)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "fraud"
 EXAMPLE_SPEC = EXAMPLES / "pipeline_features.yaml"
@@ -34,10 +36,10 @@ def step(title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
-            console.rule(f"[bold]{title}")
+            console.rule(Text(title, style="bold"))
             start = time.perf_counter()
             result = func(*args, **kwargs)
-            console.print(f"[dim]{title}: {time.perf_counter() - start:.1f} s[/]")
+            console.print(f"{title}: {time.perf_counter() - start:.1f} s", style="dim")
             return result
 
         return run

@@ -27,7 +27,14 @@ from modelyard.errors import (
     NotFoundError,
     suggest,
 )
-from modelyard.flavors.base import MANIFEST, Flavor, LoadedModel, ModelManifest, library_versions
+from modelyard.flavors.base import (
+    MANIFEST,
+    Flavor,
+    LoadedModel,
+    ModelManifest,
+    distributions_of,
+    library_versions,
+)
 from modelyard.flavors.lightgbm import LightGBMFlavor
 from modelyard.flavors.pickle import PickleFlavor
 from modelyard.flavors.signature import (
@@ -140,7 +147,9 @@ def save_model(
             flavor=chosen.name,
             files=files,
             signature=signature,
-            libraries=library_versions(*chosen.libraries),
+            libraries=library_versions(
+                *chosen.libraries, *distributions_of(info.get("modules", ()))
+            ),
             capabilities=info.get("capabilities", {}),
             classes=info.get("classes"),
             flavor_options=info.get("flavor_options", {}),
@@ -184,10 +193,15 @@ def manifest_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def verify_model_dir(
-    path: str | os.PathLike[str], expected_files: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    expected_files: Mapping[str, str] | None = None,
+    *,
+    recorded_by: str = "the registry",
 ) -> ModelManifest:
     """Check every file against MODEL.yaml (and, when given, against ``expected_files``:
-    relative path -> sha256 recorded elsewhere, e.g. by the registry, including MODEL.yaml)."""
+    relative path -> sha256 recorded elsewhere, e.g. by the registry, including MODEL.yaml).
+
+    Every file in the directory must be listed in MODEL.yaml, and the flavor's payload too."""
     directory = Path(path)
     if not directory.is_dir():
         raise NotFoundError(f"No saved model at {directory}.", path=str(directory))
@@ -195,12 +209,13 @@ def verify_model_dir(
         actual = manifest_sha256(directory)
         if actual != expected_files[MANIFEST]:
             raise IntegrityError(
-                f"{directory / MANIFEST} was changed after the model was registered "
-                f"(sha256 {actual[:12]}..., registry has {expected_files[MANIFEST][:12]}...). "
-                "Refusing to load it: re-register the model from a trusted copy.",
+                f"{directory / MANIFEST} was changed after {recorded_by} recorded it "
+                f"(sha256 {actual[:12]}..., {recorded_by} has {expected_files[MANIFEST][:12]}...). "
+                "Refusing to load it: register or log the model again from a trusted copy.",
                 path=str(directory / MANIFEST),
             )
     manifest = ModelManifest.read(directory)
+    _check_listing(directory, manifest)
     root = directory.resolve()
     for rel, info in manifest.files.items():
         file = (directory / rel).resolve()
@@ -214,8 +229,8 @@ def verify_model_dir(
         want = str(info.get("sha256", ""))
         if expected_files and rel in expected_files and expected_files[rel] != want:
             raise IntegrityError(
-                f"{directory / MANIFEST} records a different sha256 for {rel!r} than the registry; "
-                "the model was changed after registration. Refusing to load it.",
+                f"{directory / MANIFEST} records a different sha256 for {rel!r} than "
+                f"{recorded_by}; the model was changed after it was recorded. Refusing to load it.",
                 path=str(file),
             )
         if digest != want:
@@ -228,6 +243,36 @@ def verify_model_dir(
                 actual=digest,
             )
     return manifest
+
+
+def _check_listing(directory: Path, manifest: ModelManifest) -> None:
+    """Every file beside MODEL.yaml is listed (with a hash) and the flavor's payload is one of
+    them: otherwise emptying ``files:`` or adding a file would skip the hash check."""
+    where = directory / MANIFEST
+    if not manifest.files:
+        raise IntegrityError(
+            f"{where} lists no files, so nothing can be verified. Refusing to load it; re-save "
+            "the model with modelyard.save_model().",
+            path=str(where),
+        )
+    flavor = _FLAVORS.get(manifest.flavor)
+    payload = flavor.payload if flavor is not None else None
+    if payload is not None and payload not in manifest.files:
+        raise IntegrityError(
+            f"{where} does not list {payload!r}, the {manifest.flavor} flavor's model file, with "
+            "its sha256. Refusing to load it; re-save the model with modelyard.save_model().",
+            path=str(where),
+            file=payload,
+        )
+    for file in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = file.relative_to(directory).as_posix()
+        if rel != MANIFEST and rel not in manifest.files:
+            raise IntegrityError(
+                f"{file} is not listed in {where}: every file of a saved model must be, with its "
+                "sha256. Refusing to load it; remove the file or re-save the model.",
+                path=str(file),
+                file=rel,
+            )
 
 
 def load_model(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib.metadata
 import platform
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,14 @@ import pandas as pd
 from modelyard.errors import IntegrityError, InvalidArgumentError, NotFoundError
 from modelyard.flavors.signature import Signature, as_frame
 
-__all__ = ["MANIFEST", "Flavor", "LoadedModel", "ModelManifest", "library_versions"]
+__all__ = [
+    "MANIFEST",
+    "Flavor",
+    "LoadedModel",
+    "ModelManifest",
+    "distributions_of",
+    "library_versions",
+]
 
 MANIFEST = "MODEL.yaml"
 FORMAT_VERSION = 1
@@ -26,11 +35,42 @@ FORMAT_VERSION = 1
 def library_versions(*names: str) -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("modelyard", "numpy", "pandas", *names):
+        if name in out:
+            continue
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
+
+
+def distributions_of(modules: Iterable[str]) -> list[str]:
+    """The installed distributions that provide ``modules`` (dotted module names of the types in
+    a saved object): ``lightgbm.sklearn`` -> ``lightgbm``, ``sklearn.pipeline`` ->
+    ``scikit-learn``. The standard library, ``__main__`` and modules no installed distribution
+    provides (a script's own file) are left out."""
+    out: list[str] = []
+    for top in sorted({m.partition(".")[0] for m in modules if m}):
+        if top in sys.stdlib_module_names or top in ("builtins", "__main__"):
+            continue
+        for dist in _distributions_for(top):
+            if dist not in out:
+                out.append(dist)
+    return out
+
+
+@functools.cache
+def _distributions_for(top: str) -> tuple[str, ...]:
+    try:  # the common case, and cheap: the distribution is named like its package
+        return (importlib.metadata.distribution(top).metadata["Name"],)
+    except importlib.metadata.PackageNotFoundError:
+        return tuple(_package_index().get(top, ()))
+
+
+@functools.cache
+def _package_index() -> Mapping[str, list[str]]:
+    # scans every installed distribution's file list once (about half a second)
+    return importlib.metadata.packages_distributions()
 
 
 @dataclass(frozen=True)
@@ -235,6 +275,8 @@ class Flavor(ABC):
 
     name: str
     libraries: tuple[str, ...] = ()
+    payload: str | None = None
+    """The file :meth:`save` writes and :meth:`load` reads; a manifest must list it."""
 
     @abstractmethod
     def accepts(self, model: Any) -> bool: ...
@@ -242,7 +284,8 @@ class Flavor(ABC):
     @abstractmethod
     def save(self, model: Any, directory: Path) -> dict[str, Any]:
         """Write the payload into ``directory``; return manifest fields (classes, capabilities,
-        flavor_options, trusted_types)."""
+        flavor_options, needs_types) and ``modules``: the modules of the types in the saved
+        object, whose distributions' versions MODEL.yaml records beside :attr:`libraries`."""
 
     @abstractmethod
     def load(

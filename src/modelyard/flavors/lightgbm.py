@@ -39,6 +39,7 @@ class LightGBMModel(LoadedModel):
 class LightGBMFlavor(Flavor):
     name = "lightgbm"
     libraries = ("lightgbm",)
+    payload = PAYLOAD
 
     def accepts(self, model: Any) -> bool:
         module = type(model).__module__

@@ -123,6 +123,7 @@ class SklearnModel(LoadedModel):
 class SklearnFlavor(Flavor):
     name = "sklearn"
     libraries = ("scikit-learn", "skops", "scipy")
+    payload = PAYLOAD
 
     def accepts(self, model: Any) -> bool:
         try:
@@ -144,6 +145,7 @@ class SklearnFlavor(Flavor):
             },
             "flavor_options": {"estimator": f"{type(model).__module__}.{type(model).__qualname__}"},
             "needs_types": unknown,
+            "modules": _schema_modules(path),
         }
 
     def load(
@@ -169,6 +171,27 @@ class SklearnFlavor(Flavor):
             )
         model = sio.load(path, trusted=sorted(found))
         return SklearnModel(model, manifest, directory)
+
+
+def _schema_modules(path: Path) -> set[str]:
+    """The module of every object in a skops archive (its schema.json names each node's type)."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    nodes: list[Any] = [schema]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, dict):
+            module = node.get("__module__")
+            if isinstance(module, str):
+                found.add(module)
+            nodes.extend(node.values())
+        elif isinstance(node, list):
+            nodes.extend(node)
+    return found
 
 
 def _plain(value: Any) -> Any:

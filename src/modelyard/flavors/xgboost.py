@@ -34,6 +34,7 @@ class XGBoostModel(LoadedModel):
 class XGBoostFlavor(Flavor):
     name = "xgboost"
     libraries = ("xgboost", "xgboost-cpu")
+    payload = PAYLOAD
 
     def accepts(self, model: Any) -> bool:
         return type(model).__module__.startswith("xgboost.")

@@ -133,6 +133,7 @@ class RegistryClient:
             run_id, metrics = run.run_id, dict(run.metrics)
             artifact_uri = f"{run.artifact_uri}/{ref.path}"
             local = self._materialize(artifact_uri)
+            self._verify_run_artifacts(local, run.run_id, ref.path)
         elif "://" in str(ref) and not str(ref).startswith("file://"):
             artifact_uri = str(ref)
             local = self._materialize(artifact_uri)
@@ -307,12 +308,14 @@ class RegistryClient:
         self, uri: str, *, trust: bool = False, trusted_types: list[str] | None = None
     ) -> LoadedModel:
         """Load ``models:/...``, ``runs:/...``, an artifact URI or a local directory, verifying
-        every file's sha256 (against the registry's record for ``models:/`` URIs)."""
+        every file's sha256 (against the registry's record for ``models:/`` URIs, and the run's
+        artifact record for ``runs:/`` URIs)."""
         local, expected = self.download(uri)
         return load_model(local, trust=trust, trusted_types=trusted_types, expected_files=expected)
 
     def download(self, uri: str) -> tuple[Path, dict[str, str] | None]:
-        """A verified local copy of a model and, for registry URIs, the hashes it must match."""
+        """A local copy of a model and, for registry URIs, the hashes it must match (a ``runs:/``
+        copy is checked here against the hashes its run recorded)."""
         ref = parse_model_uri(uri)
         if isinstance(ref, ModelRef):
             version = self.resolve(uri)
@@ -320,10 +323,25 @@ class RegistryClient:
             return local, dict(version.files)
         if isinstance(ref, RunRef):
             run = self.workspace.metadata.tracking.get_run(ref.run_id)
-            return self._materialize(f"{run.artifact_uri}/{ref.path}"), None
+            local = self._materialize(f"{run.artifact_uri}/{ref.path}")
+            self._verify_run_artifacts(local, run.run_id, ref.path)
+            return local, None
         if "://" in ref and not ref.startswith("file://"):
             return self._materialize(ref), None
         return Path(ref.removeprefix("file://")), None
+
+    def _verify_run_artifacts(self, local: Path, run_id: str, path: str) -> None:
+        """Check a run's model against the sha256 the run recorded when it was logged.
+
+        Only the hashes are used: a registered version's hashes also anchor the types MODEL.yaml
+        declares (a person approved them when registering), a run's do not."""
+        prefix = path.strip("/")
+        recorded = {
+            a.path[len(prefix) + 1 :] if prefix else a.path: a.sha256
+            for a in self.workspace.metadata.tracking.list_artifacts(run_id, prefix)
+        }
+        if recorded:  # a model written into the run's artifacts by other means has none
+            verify_model_dir(local, recorded, recorded_by=f"run {run_id}'s artifact record")
 
     def _materialize(self, artifact_uri: str, expected: Mapping[str, str] | None = None) -> Path:
         """A local directory with the model: the file itself for file://, else a verified cache."""

@@ -1,6 +1,12 @@
 """Tracking: experiments, runs, params, tags, metrics, artifacts, dataset inputs, models."""
 
-from modelyard.tracking.client import DEFAULT_EXPERIMENT, ActiveRun, LoggedModel, TrackingClient
+from modelyard.tracking.client import (
+    DEFAULT_EXPERIMENT,
+    ActiveRun,
+    LoggedModel,
+    RunTerminated,
+    TrackingClient,
+)
 from modelyard.tracking.datasets import fingerprint
 from modelyard.tracking.fluent import (
     active_run,
@@ -22,6 +28,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT",
     "ActiveRun",
     "LoggedModel",
+    "RunTerminated",
     "TrackingClient",
     "active_run",
     "end_run",

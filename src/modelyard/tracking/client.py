@@ -6,7 +6,8 @@
         run.log_metrics({"auc": 0.93}, step=1)
         run.log_model(model, "model", sample=X.head())
 
-A run ends FINISHED when its block completes, FAILED on an exception, KILLED on Ctrl-C.
+A run ends FINISHED when its block completes, FAILED on an exception, KILLED on Ctrl-C, and
+KILLED on SIGTERM when nothing else handles that signal (see :class:`RunTerminated`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,6 +307,56 @@ class TrackingClient:
         return LoggedModel(run_id, artifact_path.strip("/"), manifest.flavor, files)
 
 
+class RunTerminated(KeyboardInterrupt):
+    """SIGTERM inside a run's ``with`` block, raised like Ctrl-C so that the runs end KILLED.
+
+    The outermost ``with`` block installs the handler only in the main thread and only while
+    SIGTERM has its default action (a handler of the program's own, or the CLI's, is left
+    alone); on the way out it restores the default and sends SIGTERM again, so the process still
+    ends as a terminated one (exit status 143 in a shell)."""
+
+
+class _SigtermGuard:
+    """The handler the outermost run installs, and whether SIGTERM came while it was in place."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.previous = signal.getsignal(signal.SIGTERM)
+
+    @staticmethod
+    def install() -> _SigtermGuard | None:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return None  # the program's own handler (or an outer run's): never replace it
+        guard = _SigtermGuard()
+        signal.signal(signal.SIGTERM, guard._raise)
+        return guard
+
+    def _raise(self, _signum: int, _frame: Any) -> None:
+        self.received = True
+        raise RunTerminated("SIGTERM")
+
+    def _note(self, _signum: int, _frame: Any) -> None:
+        self.received = True
+
+    def _installed(self) -> bool:
+        """False once the block put a handler of its own in place (that one is kept)."""
+        return signal.getsignal(signal.SIGTERM) in (self._raise, self._note)
+
+    def hold(self) -> None:
+        """While the run's end is recorded, a second SIGTERM is only noted."""
+        if self._installed():
+            signal.signal(signal.SIGTERM, self._note)
+
+    def release(self) -> None:
+        if not self._installed():
+            return
+        signal.signal(signal.SIGTERM, self.previous)
+        if self.received:
+            signal.raise_signal(signal.SIGTERM)  # the default action: the process ends
+
+
 class ActiveRun:
     """A run being recorded; use it as a context manager to set its final status."""
 
@@ -312,6 +365,7 @@ class ActiveRun:
         self.info = run
         self.run_id = run.run_id
         self._ended = False
+        self._sigterm: _SigtermGuard | None = None
 
     @property
     def run(self) -> Run:
@@ -384,6 +438,7 @@ class ActiveRun:
             self.client.end_run(self.run_id, status)
 
     def __enter__(self) -> ActiveRun:
+        self._sigterm = _SigtermGuard.install()
         return self
 
     def __exit__(
@@ -392,6 +447,19 @@ class ActiveRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        guard, self._sigterm = self._sigterm, None
+        if guard is None:
+            self._finish(exc_type, exc)
+            return
+        guard.hold()
+        try:
+            if guard.received and exc_type is None:  # the block swallowed RunTerminated
+                exc_type, exc = RunTerminated, RunTerminated("SIGTERM")
+            self._finish(exc_type, exc)
+        finally:
+            guard.release()
+
+    def _finish(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
         if exc_type is None:
             self.end(RunStatus.FINISHED)
             return

@@ -57,6 +57,17 @@ def _driver_url(uri: str) -> str:
     return uri
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The file a ``sqlite:`` URI names; None for other schemes and in-memory databases."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite":
+        return None
+    path = rest.removeprefix("/").split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
 class Database:
     """One database: an engine, a write-transaction helper, upserts and the audit writer."""
 
@@ -91,10 +102,10 @@ class Database:
 
     # -- connections ------------------------------------------------------------------------
     def _prepare_sqlite_path(self, url: str) -> None:
-        path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:" and not path.startswith("file:"):
+        path = sqlite_file(url)
+        if path is not None:
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreUnavailableError(
                     f"Cannot create the directory of the metadata database {path!r}: "
