@@ -159,7 +159,7 @@ def windows_at_sql(view: ViewQuery, raw: str, probes: str) -> str:
     """Per probe row (``__row``, ``__ts`` and the join keys, from ``probes``): each requested
     aggregate of ``view`` over the same entity's events (``raw``) with times in
     ``[probe time - window, probe time]``, null when the entity is unknown at the probe time
-    (no event at or before it, or the latest one older than the view's TTL).
+    (no event at or before it, or none within the view's TTL before it).
 
     The probes are unioned into the events and every aggregate is a window function over a
     ``RANGE`` frame ending at the probe row (peers included: events at the probe's exact time
@@ -169,14 +169,13 @@ def windows_at_sql(view: ViewQuery, raw: str, probes: str) -> str:
     wanted = {column for column, _ in view.outputs}
     windows: dict[int, str] = {}
     select = ["__row"]
-    known = "__last IS NOT NULL"
+    # known: an event at or before the probe, within the TTL (a window of its own, shared
+    # with an aggregate of the same width: each distinct frame costs a pass)
     if view.ttl_ms:
-        known = f"__last >= __ts - INTERVAL '{int(view.ttl_ms)} milliseconds'"
-    inner = [
-        "__row",
-        f"max(__event_ts) OVER (PARTITION BY {keys} ORDER BY __ts RANGE BETWEEN UNBOUNDED "
-        "PRECEDING AND CURRENT ROW) AS __last",
-    ]
+        known = windows.setdefault(int(view.ttl_ms), f"__w{len(windows)}")
+    else:
+        known = f"(PARTITION BY {keys} ORDER BY __ts RANGE UNBOUNDED PRECEDING)"
+    inner = ["__row", f"count(__event) OVER {known} > 0 AS __known"]
     for agg in view.aggregates:
         if agg.name not in wanted:
             continue
@@ -190,13 +189,16 @@ def windows_at_sql(view: ViewQuery, raw: str, probes: str) -> str:
         value = ident(agg.name)
         if agg.function == "sum":
             value = f"coalesce({value}, 0.0)"  # the sum of no values is 0
-        select.append(f"CASE WHEN {known} THEN {value} END AS {ident(agg.name)}")
+        select.append(f"CASE WHEN __known THEN {value} END AS {ident(agg.name)}")
     window_defs = ", ".join(
         f"{name} AS (PARTITION BY {keys} ORDER BY __ts RANGE BETWEEN "
         f"INTERVAL '{ms} milliseconds' PRECEDING AND CURRENT ROW)"
         for ms, name in windows.items()
     )
-    events = f"SELECT *, __ts AS __event_ts, 1 AS __event, NULL::BIGINT AS __row FROM ({raw})"
+    present = " AND ".join(f"{ident(k)} IS NOT NULL" for k in view.join_keys)
+    events = (  # an event without keys matches no entity row (as in an ASOF join)
+        f"SELECT *, 1 AS __event, NULL::BIGINT AS __row FROM ({raw}) WHERE {present}"
+    )
     stream = f"{events}\nUNION ALL BY NAME\nSELECT {keys}, __ts, __row FROM ({probes})"
     windowed = f"SELECT __ts, {', '.join(inner)} FROM ({stream})"
     if window_defs:
