@@ -311,3 +311,20 @@ def test_windowed_aggregates_slide_with_the_read_time(store: FeatureStore, tmp_p
         ["tx:events_count_1d", "tx:amount_sum_1h"], rows, now=[T0 + 5 * H, T0 + 2 * H, T0 + 2 * H]
     )
     assert per_row.values == [[3, 0.0], [1, 4.0], [3, 0.0]]
+
+
+def test_window_states_of_another_layout_read_as_not_found(
+    store: FeatureStore, tmp_path: Path
+) -> None:
+    """Rows written before window states, or for narrower windows / other columns, are never
+    read as values: materialize again."""
+    _apply_windows(store, tmp_path)
+    ms = int(T0.timestamp() * 1000)
+    narrow = {"h": 600_000, "ts": [ms], "other": [1.0]}  # 10 minutes, no amount column
+    store.workspace.online.write(
+        "tx", [("old", ms, {"events_count_10m": 5}), ("narrow", ms, {"__window": narrow})]
+    )
+    got = store.get_online_features(["tx"], {"customer_id": ["old", "narrow"]}, now=ms)
+    assert got.statuses[0] == ["not_found"] * 5
+    assert got.values[1] == [1, None, None, None, None]
+    assert got.statuses[1] == ["present"] + ["not_found"] * 4
