@@ -66,6 +66,14 @@ def test_features_workflow(repo: Path, capsys: pytest.CaptureFixture[str]) -> No
     )  # fmt: skip
     results = json.loads(out)["results"]
     assert results[0]["values"] == [2.5, 2] and results[1]["statuses"] == ["not_found"] * 2
+    # online, a holds its value of 2026-01-02: as of the day before, that is the future
+    code, out, _ = run(
+        capsys, "features", "get", "--service", "svc", "-e", "customer_id=a",
+        "--at", "2026-01-01T12:00:00", "--json",
+    )  # fmt: skip
+    assert json.loads(out)["results"][0] == {
+        "values": [None, None], "statuses": ["not_found"] * 2, "event_timestamps": [None, None]
+    }  # fmt: skip
     code, out, _ = run(capsys, "features", "check-parity", "--service", "svc", "--json")
     assert code == 0 and json.loads(out)["ok"] is True
     code, out, _ = run(capsys, "features", "materialize-incremental", "--end", "2026-01-04")

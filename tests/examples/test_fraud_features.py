@@ -57,7 +57,7 @@ def test_fraud_feature_views(tmp_path: Path) -> None:
     online = fs.get_online_features(
         "fraud_features",
         some[["customer_id", "merchant_id"]].to_dict("records"),
-        now=end + pd.Timedelta(hours=1),
+        now=end + pd.Timedelta(days=1),  # merchant labels up to end + 1 day are online
     )
     assert online.feature_names == training.feature_names
     assert all(s == "present" for row in online.statuses for s in row)

@@ -77,32 +77,31 @@ def brute_force_window(
     aggs: list[tuple[str, str, str | None, pd.Timedelta]],
     entity_rows: pd.DataFrame,
     entity_ts: str,
+    ttl: pd.Timedelta | None = None,
 ) -> list[dict[str, object]]:
-    """Per entity row: the aggregates as of the entity's latest event at or before its time,
-    each over the events in [event time - window, event time]."""
+    """The definition, written out: per entity row at time t, each aggregate over the entity's
+    events in [t - window, t] (count 0 and sum 0 when there are none, mean / min / max null);
+    all null when the entity has no event at or before t, or its latest one is older than ttl."""
     out = []
     for _, e in entity_rows.iterrows():
-        mine = events[(events[key] == e[key]) & (events[ts] <= e[entity_ts])]
-        if mine.empty:
+        t = e[entity_ts]
+        mine = events[(events[key] == e[key]) & (events[ts] <= t)]
+        if mine.empty or (ttl is not None and t - mine[ts].max() > ttl):
             out.append({name: None for name, *_ in aggs})
             continue
-        latest = mine[ts].max()
         row: dict[str, object] = {}
         for name, function, column, window in aggs:
-            inside = mine[(mine[ts] >= latest - window) & (mine[ts] <= latest)]
+            inside = mine[mine[ts] >= t - window]
             if function == "count":
                 row[name] = len(inside)
                 continue
             values = inside[column].dropna()
-            if values.empty:
+            if function == "sum":
+                row[name] = float(values.sum())
+            elif values.empty:
                 row[name] = None
             else:
-                row[name] = {
-                    "sum": values.sum,
-                    "mean": values.mean,
-                    "min": values.min,
-                    "max": values.max,
-                }[function]()
+                row[name] = {"mean": values.mean, "min": values.min, "max": values.max}[function]()
         out.append(row)
     return out
 

@@ -148,8 +148,14 @@ def test_full_feature_names_and_name_clashes(fs: FeatureStore, tmp_path: Path) -
     assert "a__f_int" in got.columns
 
 
-def test_windowed_aggregations_match_brute_force(fs: FeatureStore, tmp_path: Path) -> None:
-    rng = np.random.default_rng(5)
+@pytest.mark.parametrize("seed", [5, 6])
+def test_windowed_aggregations_match_brute_force(
+    fs: FeatureStore, tmp_path: Path, seed: int
+) -> None:
+    """Aggregates slide with each entity row's time: random events with peers at equal times,
+    rows exactly at event times, before any event, long after the last one, unknown keys, two
+    windowed views (one with a TTL) and a plain view in one request."""
+    rng = np.random.default_rng(seed)
     n = 600
     events = pd.DataFrame(
         {
@@ -163,6 +169,8 @@ def test_windowed_aggregations_match_brute_force(fs: FeatureStore, tmp_path: Pat
     spec = [("sum", "amount", "1h"), ("count", None, "10m"), ("mean", "amount", "30m")]
     spec += [("min", "amount", "2h"), ("max", "amount", "2h")]
     aggs = [(f"{c or 'events'}_{f}_{w}", f, c, pd.Timedelta(w)) for f, c, w in spec]
+    recent = [("sum", "amount", "5m"), ("count", None, "20m")]
+    recent_aggs = [(f"r_{f}", f, c, pd.Timedelta(w)) for f, c, w in recent]
     fs.apply(
         [
             Entity(name="customer", join_keys=["customer_id"]),
@@ -173,19 +181,47 @@ def test_windowed_aggregations_match_brute_force(fs: FeatureStore, tmp_path: Pat
                 timestamp_field="ts",
                 aggregations=[{"function": f, "column": c, "window": w} for f, c, w in spec],
             ),
+            FeatureView(
+                name="recent",
+                entities=["customer"],
+                source=str(tmp_path / "events.parquet"),
+                timestamp_field="ts",
+                ttl="15m",
+                aggregations=[
+                    {"function": f, "column": c, "window": w, "name": name}
+                    for (f, c, w), (name, *_) in zip(recent, recent_aggs)
+                ],
+            ),
+            FeatureView(
+                name="last",
+                entities=["customer"],
+                source=str(tmp_path / "events.parquet"),
+                timestamp_field="ts",
+                features={"amount": "float64"},
+            ),
         ]
     )
     assert fs.get_feature_view("spend").feature_names == [a[0] for a in aggs]
+    times = seconds(rng.integers(-600, 9 * 3600, 250))
+    exact = rng.random(250) < 0.3  # at an event's exact time: events at that instant count
+    times[exact] = events["ts"].sample(int(exact.sum()), replace=True, random_state=seed).values
     entities = pd.DataFrame(
-        {
-            "customer_id": [f"c{i}" for i in rng.integers(0, 14, 250)],
-            "event_timestamp": seconds(rng.integers(0, 7 * 3600, 250)),
-        }
+        {"customer_id": [f"c{i}" for i in rng.integers(0, 14, 250)], "event_timestamp": times}
     )
-    got = fs.get_historical_features(entities, ["spend"])
+    got = fs.get_historical_features(entities, ["spend", "recent", "last:amount"])
+    assert got.columns[:2].tolist() == ["customer_id", "event_timestamp"]
     assert_rows_equal(
         got, brute_force_window(events, "customer_id", "ts", aggs, entities, "event_timestamp")
     )
+    ttl = pd.Timedelta("15m")
+    assert_rows_equal(
+        got,
+        brute_force_window(
+            events, "customer_id", "ts", recent_aggs, entities, "event_timestamp", ttl
+        ),
+    )
+    assert (got["events_count_10m"] == 0).any() and got["r_count"].isna().any()
+    assert got["events_count_10m"].isna().any()  # unknown keys and rows before any event
 
 
 def test_entity_file_in_and_parquet_out(fs: FeatureStore, tmp_path: Path) -> None:

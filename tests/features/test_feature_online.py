@@ -69,13 +69,18 @@ def test_materialize_and_read_with_ttl(store: FeatureStore, tmp_path: Path) -> N
     assert {(m.view, m.rows) for m in done} == {("stats", 3), ("profile", 3)}
     rows = [{"customer_id": "a"}, {"customer_id": "b"}, {"customer_id": "c"}, {"customer_id": "z"}]
 
-    fresh = store.get_online_features("svc", rows, now=T0 + 2 * H)
+    fresh = store.get_online_features("svc", rows, now=T0 + 3 * H)
     assert fresh.feature_names == ["spend", "visits", "segment"]
     assert fresh.values[0] == [2.0, 2, "y"]  # a's value at T0+1h (T0+10h is outside the window)
     assert fresh.statuses[0] == ["present"] * 3
     assert fresh.values[2] == [None, 4, "w"]  # a stored null is present, not missing
     assert fresh.statuses[2][0] == "present"
     assert fresh.statuses[3] == ["not_found"] * 3
+    # as of T0+2h, c's value (from T0+3h) is from the future: never returned
+    past = store.get_online_features("svc", rows, now=T0 + 2 * H)
+    assert past.values[2] == [None, None, None]
+    assert past.statuses[2] == ["not_found"] * 3
+    assert past.values[1] == [3.0, 3, "z"]  # b's value is from exactly T0+2h
 
     later = store.get_online_features("svc", rows, now=T0 + 3 * H + pd.Timedelta("1s"))
     # a's stats are 2h01s old: expired (None), never served as fresh; profile has no TTL
@@ -221,19 +226,21 @@ def test_read_layouts_agree(store: FeatureStore, tmp_path: Path) -> None:
     row does not hold: every read path gives the same answer."""
     _apply(store, tmp_path)
     store.materialize(T0, T0 + 4 * H)
-    store.workspace.online.write("stats", [("42", int(T0.timestamp() * 1000) + 1, {"spend": 7.0})])
+    store.workspace.online.write(
+        "stats", [("42", int((T0 + 2 * H).timestamp() * 1000), {"spend": 7.0})]
+    )
     refs = ["stats:spend", "profile:segment", "stats:visits"]  # stats is not side by side
     keys = ["a", "b", "z", 42, "c"]
-    by_rows = store.get_online_features(refs, [{"customer_id": k} for k in keys], now=T0 + 2 * H)
-    by_columns = store.get_online_features(refs, {"customer_id": keys}, now=T0 + 2 * H)
-    text_only = store.get_online_features(refs, {"customer_id": keys[:3]}, now=T0 + 2 * H)
+    by_rows = store.get_online_features(refs, [{"customer_id": k} for k in keys], now=T0 + 3 * H)
+    by_columns = store.get_online_features(refs, {"customer_id": keys}, now=T0 + 3 * H)
+    text_only = store.get_online_features(refs, {"customer_id": keys[:3]}, now=T0 + 3 * H)
     assert by_rows == by_columns
     assert text_only.values == by_rows.values[:3] and text_only.statuses == by_rows.statuses[:3]
     assert by_rows.values[0] == [2.0, "y", 2]
     assert by_rows.values[3] == [7.0, None, None]  # 42 names the entity written as "42"
     assert by_rows.statuses[3] == ["present", "not_found", "not_found"]  # visits not held
     assert by_rows.statuses[2] == ["not_found"] * 3
-    side_by_side = store.get_online_features(["stats"], {"customer_id": keys}, now=T0 + 2 * H)
+    side_by_side = store.get_online_features(["stats"], {"customer_id": keys}, now=T0 + 3 * H)
     assert side_by_side.values == [[2.0, 2], [3.0, 3], [None, None], [7.0, None], [None, 4]]
 
 
@@ -282,3 +289,105 @@ def test_ttl_checked_against_a_time_per_row(tmp_path: Path) -> None:
     with pytest.raises(DataValidationError, match="one per row"):
         store.get_online_features(["spend"], rows, now=[1, 2])
     ws.close()
+
+
+def _apply_windows(fs: FeatureStore, tmp_path: Path) -> None:
+    """Three payments of c1 at 00:01, 00:02, 00:03 (the audit's case), one of c2 at 02:00."""
+    minute = pd.Timedelta("1min")
+    pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c1", "c2"],
+            "ts": [T0 + minute, T0 + 2 * minute, T0 + 3 * minute, T0 + 2 * H],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    ).to_parquet(tmp_path / "tx.parquet")
+    fs.apply(
+        [
+            Entity(name="customer", join_keys=["customer_id"]),
+            FeatureView(
+                name="tx",
+                entities=["customer"],
+                source=str(tmp_path / "tx.parquet"),
+                timestamp_field="ts",
+                ttl="7d",
+                aggregations=[
+                    {"function": "count", "window": "10m"},
+                    {"function": "sum", "column": "amount", "window": "1h"},
+                    {"function": "mean", "column": "amount", "window": "1h"},
+                    {"function": "count", "window": "24h"},
+                    {"function": "max", "column": "amount", "window": "24h"},
+                ],
+            ),
+        ]
+    )
+
+
+# (read time, c1's expected values): the aggregates slide with the read time
+SLIDING = [
+    (T0 + pd.Timedelta("3min"), [3, 6.0, 2.0, 3, 3.0]),
+    (T0 + pd.Timedelta("12min"), [2, 6.0, 2.0, 3, 3.0]),  # [00:02, 00:12] holds 00:02, 00:03
+    (T0 + 5 * H, [0, 0.0, None, 3, 3.0]),  # hours later: nothing in 10m / 1h, all in 24h
+    (T0 + pd.Timedelta(days=2), [0, 0.0, None, 0, None]),  # known (TTL 7d), every window empty
+]
+
+
+def test_windowed_aggregates_slide_with_the_read_time(store: FeatureStore, tmp_path: Path) -> None:
+    _apply_windows(store, tmp_path)
+    # incrementally: the second run rewrites c1's window with its third event
+    first = store.materialize_incremental(end=T0 + pd.Timedelta("2min30s"))
+    assert first[0].rows == 1
+    early = store.get_online_features(["tx"], [{"customer_id": "c1"}], now=first[0].end)
+    assert early.values == [[2, 3.0, 1.5, 2, 2.0]]
+    store.materialize_incremental(end=T0 + 3 * H)
+    names = ["events_count_10m", "amount_sum_1h", "amount_mean_1h", "events_count_1d"]
+    assert store.resolve(["tx"]).names == (*names, "amount_max_1d")
+    for at, want in SLIDING:
+        online = store.get_online_features(["tx"], [{"customer_id": "c1"}], now=at)
+        assert online.values == [want], at
+        assert online.statuses == [["present"] * 5]
+        assert online.event_ms == [[int((T0 + pd.Timedelta("3min")).timestamp() * 1000)] * 5]
+        offline = store.get_historical_features(
+            pd.DataFrame({"customer_id": ["c1"], "event_timestamp": [at]}), ["tx"]
+        )
+        got = offline[online.feature_names].iloc[0].tolist()
+        assert [None if pd.isna(v) else v for v in got] == want, at
+        assert store.check_parity(["tx"], at=at).ok
+    # past the TTL: expired online, null offline; before the first event: unknown
+    late = store.get_online_features(["tx"], [{"customer_id": "c1"}], now=T0 + pd.Timedelta(days=8))
+    assert late.statuses == [["expired"] * 5] and late.values == [[None] * 5]
+    offline = store.get_historical_features(
+        pd.DataFrame(
+            {
+                "customer_id": ["c1", "c1", "zz"],
+                "event_timestamp": [T0 + pd.Timedelta(days=8), T0, T0],
+            }
+        ),
+        ["tx"],
+    )
+    assert offline[names].isna().all().all()
+    # as of a time before c1's stored latest event (00:03): from that time's future, not found
+    past = store.get_online_features(["tx"], [{"customer_id": "c1"}], now=T0 + pd.Timedelta("2min"))
+    assert past.statuses == [["not_found"] * 5]
+    # one read, one instant per row: each row's aggregates at its own time
+    rows = [{"customer_id": "c1"}, {"customer_id": "c2"}, {"customer_id": "c1"}]
+    per_row = store.get_online_features(
+        ["tx:events_count_1d", "tx:amount_sum_1h"], rows, now=[T0 + 5 * H, T0 + 2 * H, T0 + 2 * H]
+    )
+    assert per_row.values == [[3, 0.0], [1, 4.0], [3, 0.0]]
+
+
+def test_window_states_of_another_layout_read_as_not_found(
+    store: FeatureStore, tmp_path: Path
+) -> None:
+    """Rows written before window states, or for narrower windows / other columns, are never
+    read as values: materialize again."""
+    _apply_windows(store, tmp_path)
+    ms = int(T0.timestamp() * 1000)
+    narrow = {"h": 600_000, "ts": [ms], "other": [1.0]}  # 10 minutes, no amount column
+    store.workspace.online.write(
+        "tx", [("old", ms, {"events_count_10m": 5}), ("narrow", ms, {"__window": narrow})]
+    )
+    got = store.get_online_features(["tx"], {"customer_id": ["old", "narrow"]}, now=ms)
+    assert got.statuses[0] == ["not_found"] * 5
+    assert got.values[1] == [1, None, None, None, None]
+    assert got.statuses[1] == ["present"] + ["not_found"] * 4

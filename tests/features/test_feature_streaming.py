@@ -3,6 +3,7 @@ redelivery without double counting, and a processor killed (SIGKILL) midway and 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -94,13 +95,27 @@ def _produce(fs: FeatureStore, frame: pd.DataFrame) -> None:
     )
 
 
+DELAYS = [pd.Timedelta(0), pd.Timedelta("5min"), pd.Timedelta("50min"), pd.Timedelta("5h")]
+
+
 def _assert_exact(fs: FeatureStore, events: pd.DataFrame) -> None:
     customers = sorted(events["customer_id"].unique())
+    latest = events.groupby("customer_id")["ts"].max()
+    # online: each customer read at its latest event and later, as the windows empty one by one
     entity_rows = pd.DataFrame(
-        {"customer_id": customers, "event_timestamp": [FAR] * len(customers)}
+        {
+            "customer_id": [c for c in customers for _ in [*DELAYS, FAR]],
+            "event_timestamp": [
+                t for c in customers for t in [*(latest[c] + d for d in DELAYS), FAR]
+            ],
+        }
     )
     expected = brute_force_window(events, "customer_id", "ts", AGGS, entity_rows, "event_timestamp")
-    online = fs.get_online_features(["tx_stats"], {"customer_id": customers}, now=FAR)
+    online = fs.get_online_features(
+        ["tx_stats"],
+        {"customer_id": entity_rows["customer_id"].tolist()},
+        now=entity_rows["event_timestamp"].tolist(),
+    )
     assert all(s == "present" for row in online.statuses for s in row)
     assert_rows_equal(online.to_frame(), expected)
     # offline: the same aggregates, computed by DuckDB from the logged events, at any instant
@@ -111,11 +126,13 @@ def _assert_exact(fs: FeatureStore, events: pd.DataFrame) -> None:
             "event_timestamp": T0 + pd.to_timedelta(rng.integers(0, 9 * 3600, 60), unit="s"),
         }
     )
+    probes = pd.concat([probes, entity_rows], ignore_index=True)
     offline = fs.get_historical_features(probes, ["tx_stats"])
     assert_rows_equal(
         offline, brute_force_window(events, "customer_id", "ts", AGGS, probes, "event_timestamp")
     )
     assert fs.check_parity(["tx_stats"], at=FAR).ok
+    assert fs.check_parity(["tx_stats"], at=events["ts"].max() + pd.Timedelta("20min")).ok
 
 
 def test_stream_aggregates_are_exact(setup: tuple[FeatureStore, str]) -> None:
@@ -192,3 +209,37 @@ def test_killed_processor_resumes_without_loss_or_double_counting(
     assert done.returncode == 0, done.stderr.decode()
     assert stream.backlog(group) == (0, 0)
     _assert_exact(fs, events)
+
+
+def test_aggregates_slide_after_the_last_streamed_event(
+    setup: tuple[FeatureStore, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The audit's case: 3 events at 00:01-00:03 read at 05:00 count nothing in 10m / 1h."""
+    from modelyard.cli.main import main
+
+    fs, _ = setup
+    minute = pd.Timedelta("1min")
+    events = pd.DataFrame(
+        {
+            "customer_id": ["c1"] * 3,
+            "ts": [T0 + i * minute for i in (1, 2, 3)],
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    _produce(fs, events)
+    fs.stream_processor("tx_stats").run(until_idle=True)
+    uri = fs.workspace.settings.online_uri
+    argv = ["features", "--online-uri", uri, "get", "--feature", "tx_stats", "-e", "customer_id=c1"]
+    main([*argv, "--at", "2026-01-01T00:03:00", "--json"])
+    fresh = json.loads(capsys.readouterr().out)["results"][0]
+    assert fresh["values"] == [3, 6.0, 2.0, 1.0, 3.0]
+    main([*argv, "--at", "2026-01-01T05:00:00", "--json"])
+    later = json.loads(capsys.readouterr().out)["results"][0]
+    assert later["values"] == [0, 0.0, None, 1.0, 3.0]
+    assert later["statuses"] == ["present"] * 5
+    offline = fs.get_historical_features(
+        pd.DataFrame({"customer_id": ["c1"], "event_timestamp": [pd.Timestamp("2026-01-06")]}),
+        ["tx_stats"],
+    )
+    assert offline.iloc[0][["events_count_10m", "amount_sum_1h"]].tolist() == [0, 0.0]
+    assert offline[["amount_mean_1h", "amount_min_1d", "amount_max_1d"]].isna().all().all()

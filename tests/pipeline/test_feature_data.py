@@ -146,8 +146,11 @@ def test_training_rows_hold_point_in_time_features(project: Path, workspace: Wor
         if known.empty:
             assert pd.isna(row.fraud_rate_7d)
             continue
-        as_of = known.event_ts.max() + pd.Timedelta(days=1)  # the merchant's latest label time
-        week = known[known.event_ts + pd.Timedelta(days=1) >= as_of - pd.Timedelta(days=7)]
+        # the rate over the labels of the week up to t (none in that week: null)
+        week = known[known.event_ts + pd.Timedelta(days=1) >= t - pd.Timedelta(days=7)]
+        if week.empty:
+            assert pd.isna(row.fraud_rate_7d)
+            continue
         assert row.fraud_rate_7d == pytest.approx(week.is_fraud.mean())
 
 

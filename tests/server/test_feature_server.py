@@ -88,6 +88,13 @@ def test_online_features_over_http(server: str) -> None:
         "statuses": ["expired"],
         "event_timestamps": [int(T0.timestamp() * 1000)],
     }
+    # b's value is from 01:00: as of 00:30 it is the future, never returned
+    early = httpx.post(f"{server}/v1/features/online", json={**body, "at": "2026-01-01T00:30"})
+    assert [r["statuses"] for r in early.json()["results"]] == [
+        ["present"],
+        ["not_found"],
+        ["not_found"],
+    ]
     rows = {"features": ["spend:spend"], "entity_rows": [{"customer_id": "b"}], "at": 1767229200000}
     assert httpx.post(f"{server}/v1/features/online", json=rows).json()["results"][0]["values"] == [
         20.0

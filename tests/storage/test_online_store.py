@@ -75,6 +75,15 @@ def test_empty_reads_and_times_before_1970(online: OnlineStore) -> None:
     assert online.read([OnlineRead("v", (), ("x",))]) == [[]]
 
 
+def test_window_states_round_trip(online: OnlineStore) -> None:
+    """A windowed view's row holds a document (lists with nulls), read back as it was."""
+    window = {"h": 3_600_000, "ts": [-5, 10, 10], "amount": [1.5, None, 2.0]}
+    online.write("w", [("e", 10, {"__window": window}), ("f", 3, {"__window": {"h": 1, "ts": []}})])
+    e, f = _read(online, "w", ["e", "f"], ["__window"])
+    assert (e.event_ms, e.values) == (10, (window,))
+    assert f.values == ({"h": 1, "ts": []},)
+
+
 def test_special_values_round_trip(online: OnlineStore) -> None:
     online.write("v", [("ü:ñ\x1fkey", 5, {"nan": float("nan"), "big": 2**62, "txt": "a\"b'c"})])
     (row,) = _read(online, "v", ["ü:ñ\x1fkey"], ["nan", "big", "txt"])

@@ -211,7 +211,8 @@ def _entity_rows(pairs: tuple[str, ...]) -> dict[str, list[str]]:
 @click.option("--feature", "refs", multiple=True, help="VIEW:FEATURE or VIEW (repeatable).")
 @click.option("-e", "--entity", "entities", multiple=True, required=True,
               help="KEY=VALUE of an entity (repeat per key and per entity).")  # fmt: skip
-@click.option("--at", help="Read as of this time (ISO-8601) instead of now (for TTL).")
+@click.option("--at", help="Read as of this time (ISO-8601) instead of now: TTL and windows "
+              "end there, and nothing newer is returned.")  # fmt: skip
 @json_option
 @reads_workspace
 def get_cmd(

@@ -163,7 +163,7 @@ def score_with_online_features(ws: Any, project: FraudProject) -> None:
     console.print(f"{uri} is v{version.version}; it needs feature service {service!r} by {keys}")
     tx = pd.read_parquet(project.data)
     end = tx.event_ts.max()
-    # each customer's latest payment: the online store holds its features as of that payment
+    # recent payments, read as of the demo's now: the rolling windows end there, not at the payment
     latest = tx.groupby("customer_id").tail(1)
     latest = latest[latest.event_ts > end - pd.Timedelta(days=3)]
     rows = pd.concat([latest[latest.is_fraud == 1].tail(3), latest[latest.is_fraud == 0].tail(3)])

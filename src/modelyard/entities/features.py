@@ -82,7 +82,8 @@ class OfflineSource:
 
 @dataclass(frozen=True, slots=True)
 class WindowAggregate:
-    """``function`` of ``column`` over the events of the same entity in ``[ts - window, ts]``."""
+    """``function`` of ``column`` over the same entity's events in ``[t - window, t]``, ``t``
+    the instant the aggregate is read at."""
 
     name: str
     function: str
@@ -95,8 +96,8 @@ class ViewQuery:
     """One feature view as the offline store needs it.
 
     The view's rows are the union of ``sources``; when ``aggregates`` is non-empty those rows are
-    raw events and the store computes one row per event with the windowed aggregates as of that
-    event. ``features`` maps each feature column to its dtype; ``outputs`` maps requested feature
+    raw events and the store computes the windowed aggregates at each entity row's time.
+    ``features`` maps each feature column to its dtype; ``outputs`` maps requested feature
     columns to the names of the output columns.
     """
 

@@ -1,6 +1,8 @@
 """Materialization: the latest value per entity of each online feature view, from the offline
 store into the online store, recorded in the metadata store (so ``materialize_incremental``
-knows where the last run stopped)."""
+knows where the last run stopped). For a view with aggregates, an entity's row is its window
+state instead: its events of the widest window before its latest event (what the stream
+processor writes; reads compute the aggregates at the read instant)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from modelyard.entities import Materialization
 from modelyard.errors import InvalidArgumentError
 from modelyard.features.registry import DefinitionCache
 from modelyard.features.resolve import entity_key, view_query
+from modelyard.features.windows import WINDOW_FIELD, snapshot
 from modelyard.storage import Workspace
 from modelyard.storage.online import RowInput
 
@@ -37,6 +40,19 @@ def _rows(batch: Any, join_keys: Sequence[str], features: Sequence[str]) -> Iter
 def _iso(ms: int) -> str:
     stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
     return stamp.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")[:-6] + "Z"
+
+
+def _window_rows(batch: Any, join_keys: Sequence[str], horizon_ms: int) -> Iterator[RowInput]:
+    columns = batch.to_pydict()
+    keys = [columns.pop(k) for k in join_keys]
+    ts, times = columns.pop("__ts_ms"), columns.pop("__times")
+    for i in range(batch.num_rows):
+        values = {c: v[i] for c, v in columns.items()}
+        yield (
+            entity_key([k[i] for k in keys]),
+            int(ts[i]),
+            {WINDOW_FIELD: snapshot(horizon_ms, times[i], values)},
+        )
 
 
 def materialize_views(
@@ -73,8 +89,13 @@ def materialize_views(
         plan = view_query(view, cache.join_keys(view))
         features = list(plan.features)
         written = 0
+        horizon = max((a.window_ms for a in plan.aggregates), default=0)
         for batch in workspace.offline.latest_values(plan, start, end):
-            written += workspace.online.write(name, _rows(batch, plan.join_keys, features))
+            if plan.aggregates:
+                rows = _window_rows(batch, plan.join_keys, horizon)
+            else:
+                rows = _rows(batch, plan.join_keys, features)
+            written += workspace.online.write(name, rows)
             if progress is not None:
                 progress(name, batch.num_rows)
         out.append(

@@ -4,6 +4,11 @@ Every value comes back with a status: ``present``, ``expired`` (the stored value
 the view's TTL at read time: returned as None, never as fresh) or ``not_found``. Plans (which
 views, keys and fields a feature list needs) are built once per feature list and cached, so a
 read is: build the entity keys, one store round trip, assemble lists. No pandas.
+
+A read has an instant: the clock by default, or an explicit time (one, or one per row). A value
+whose event time is after an explicit instant is from its future and reads as ``not_found``.
+A view with aggregates stores each entity's window state; its aggregates are computed at the
+read instant (:func:`modelyard.features.windows.aggregates_at`), so they slide with it.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard.entities import MISSING, OnlineRead
+from modelyard.entities import MISSING, OnlineRead, OnlineRow, WindowAggregate
 from modelyard.errors import DataValidationError, InvalidArgumentError
 from modelyard.features.resolve import Resolved, entity_key
+from modelyard.features.windows import WINDOW_FIELD, aggregates_at
 from modelyard.storage.online import OnlineStore
 
 __all__ = ["OnlineFeatures", "OnlinePlan"]
@@ -59,6 +65,8 @@ class _ViewPlan:
     fields: tuple[str, ...]
     ttl_ms: int | None
     positions: tuple[int, ...]
+    aggregates: tuple[WindowAggregate, ...] = ()
+    """Per requested feature, its aggregate (a windowed view; ``fields`` is then the window)."""
 
     @property
     def span(self) -> slice | None:
@@ -75,17 +83,20 @@ class OnlinePlan:
     def __init__(self, resolved: Resolved) -> None:
         self.feature_names = list(resolved.names)
         out_pos: dict[tuple[int, int], int] = {p: i for i, p in enumerate(resolved.positions)}
-        self.views = [
-            _ViewPlan(
-                rv.name,
-                rv.join_keys,
-                rv.features,
-                rv.view.ttl_ms,
-                tuple(out_pos[(vi, fi)] for fi in range(len(rv.features))),
+        self.views = []
+        for vi, rv in enumerate(resolved.views):
+            if not rv.view.online:
+                continue
+            positions = tuple(out_pos[(vi, fi)] for fi in range(len(rv.features)))
+            aggs = {
+                a.output_name: WindowAggregate(a.output_name, a.function, a.column, a.window_ms)
+                for a in rv.view.aggregations
+            }
+            windowed = tuple(aggs[f] for f in rv.features) if aggs else ()
+            fields = (WINDOW_FIELD,) if aggs else rv.features
+            self.views.append(
+                _ViewPlan(rv.name, rv.join_keys, fields, rv.view.ttl_ms, positions, windowed)
             )
-            for vi, rv in enumerate(resolved.views)
-            if rv.view.online
-        ]
         self._spans = {v.name: v.span for v in self.views}
         offline_only = [rv.name for rv in resolved.views if not rv.view.online]
         if offline_only:
@@ -114,11 +125,18 @@ class OnlinePlan:
         return n, keys
 
     def read(
-        self, store: OnlineStore, rows: EntityRows, now_ms: int | Sequence[int] | None = None
+        self,
+        store: OnlineStore,
+        rows: EntityRows,
+        now_ms: int | Sequence[int] | None = None,
+        *,
+        hide_future: bool | None = None,
     ) -> OnlineFeatures:
-        """``now_ms``: the time TTL is checked against — the clock by default, one time for all
-        rows, or one per row (replaying past events, each as of its own time; a value newer
-        than its row's time is from that row's future and reads as not found)."""
+        """``now_ms``: the read instant — the clock by default, one time for all rows, or one
+        per row (replaying past events, each as of its own time). TTL is checked against it and
+        windowed aggregates are computed at it. A value newer than an explicit instant is from
+        its future and reads as not found (``hide_future``, default: when an instant is given;
+        with it off such a value is read as of its own time, as with the clock)."""
         n, keys = self._keys(rows)
         per_row: Sequence[int] | None = None
         now = int(time.time() * 1000)
@@ -131,22 +149,27 @@ class OnlinePlan:
                     field="now",
                 )
             per_row = now_ms
+        hide = now_ms is not None if hide_future is None else hide_future
         width = len(self.feature_names)
         values = [[None] * width for _ in range(n)]
         statuses = [[NOT_FOUND] * width for _ in range(n)]
         stamps: list[list[int | None]] = [[None] * width for _ in range(n)]
+        out = OnlineFeatures(self.feature_names, values, statuses, stamps)
         results = store.read([OnlineRead(v.name, k, v.fields) for v, k in zip(self.views, keys)])
         for view, found in zip(self.views, results):
+            if view.aggregates:
+                _fill_windows(out, view, found, now, per_row, hide)
+                continue
             positions, ttl, span = view.positions, view.ttl_ms, self._spans[view.name]
             present = [PRESENT] * len(positions)
             for i, row in enumerate(found):
-                if row is None or (per_row is not None and row.event_ms > per_row[i]):
-                    continue  # as of a past time, a newer value is from the row's future
+                if row is None:
+                    continue
+                at = now if per_row is None else per_row[i]
+                if hide and row.event_ms > at:
+                    continue  # as of a past time, a newer value is from that time's future
                 stamp = stamps[i]
-                if (
-                    ttl is not None
-                    and (now if per_row is None else per_row[i]) - row.event_ms > ttl
-                ):
+                if ttl is not None and at - row.event_ms > ttl:
                     status = statuses[i]
                     for p in positions:
                         status[p] = EXPIRED
@@ -163,7 +186,43 @@ class OnlinePlan:
                         value[p] = v
                         status[p] = PRESENT
                         stamp[p] = row.event_ms
-        return OnlineFeatures(self.feature_names, values, statuses, stamps)
+        return out
+
+
+def _fill_windows(
+    out: OnlineFeatures,
+    view: _ViewPlan,
+    found: Sequence[OnlineRow | None],
+    now: int,
+    per_row: Sequence[int] | None,
+    hide: bool,
+) -> None:
+    """A windowed view's aggregates at each row's instant, from the stored window states. The
+    TTL applies to the entity's latest event: older than the TTL, every value is expired. A
+    state newer than the instant (when not hidden) is read as of its latest event."""
+    positions, ttl = view.positions, view.ttl_ms
+    for i, row in enumerate(found):
+        if row is None:
+            continue
+        at = now if per_row is None else per_row[i]
+        if row.event_ms > at:
+            if hide:
+                continue
+            at = row.event_ms
+        window = row.values[0]
+        if not isinstance(window, dict):
+            continue  # a row of the layout before window states: materialize again
+        stamp, status, value = out.event_ms[i], out.statuses[i], out.values[i]
+        if ttl is not None and at - row.event_ms > ttl:
+            for p in positions:
+                status[p] = EXPIRED
+                stamp[p] = row.event_ms
+            continue
+        for p, v in zip(positions, aggregates_at(window, view.aggregates, at)):
+            if v is not MISSING:
+                value[p] = v
+                status[p] = PRESENT
+                stamp[p] = row.event_ms
 
 
 def _read_key(names: tuple[str, ...], values: list[Any], row: int) -> str:

@@ -130,7 +130,9 @@ class FeatureStore:
         views: Sequence[str] | None = None,
         progress: Progress | None = None,
     ) -> list[Materialization]:
-        """Write the latest value per entity with an event time in ``[start, end]`` online."""
+        """Write the latest value per entity with an event time in ``[start, end]`` online
+        (for a view with aggregates: the entity's window state, its events of the widest
+        window before its latest event)."""
         start_ms, end_ms = _ms(start, 0), _ms(end, 0)
         return materialize_views(
             self.workspace, self.cache, views, lambda _v: (start_ms, end_ms), progress
@@ -181,8 +183,10 @@ class FeatureStore:
         full_feature_names: bool = False,
     ) -> OnlineFeatures:
         """The latest values of ``features`` for each entity row, with a status per value
-        (``present`` / ``expired`` / ``not_found``); TTL is enforced against ``now``: the clock
-        by default, one time, or one time per entity row (replaying past events)."""
+        (``present`` / ``expired`` / ``not_found``), as of ``now``: the clock by default, one
+        time, or one time per entity row (replaying past events). TTL is enforced against it,
+        windowed aggregates are computed at it, and a value from the future of an explicit
+        ``now`` reads as ``not_found``."""
         plan = self._plan(features, full_feature_names)
         at: int | list[int] | None = None
         if isinstance(now, Sequence) and not isinstance(now, str):
@@ -238,7 +242,10 @@ class FeatureStore:
             )
             names = [f"{rv.name}__{f}" for f in rv.features]
             key_rows = keys.to_pylist()
-            online = self.get_online_features(refs, key_rows, now=at_ms)
+            # values newer than the instant are read as of their own time, then skipped
+            online = self._plan(refs, False).read(
+                self.workspace.online, key_rows, at_ms, hide_future=False
+            )
             offline_rows = offline[names].astype(object).values.tolist()
             compare(report, rv.name, key_rows, list(rv.features), offline_rows, online)
         return report

@@ -7,8 +7,9 @@ One batch, in this order, so a crash anywhere loses nothing and counts nothing t
 2. append the raw events to the view's offline log (file named after the batch's ids; the
    offline store drops duplicate stream ids, so a replayed batch adds nothing);
 3. in ONE transaction of the online store: read each entity's window state, add the events
-   (an id already in the state is a redelivery and is skipped), write the new aggregates and
-   the new states together;
+   (an id already in the state is a redelivery and is skipped), write the new states and the
+   entities' rows (their events of the widest window: reads compute the aggregates at the read
+   instant, see :mod:`modelyard.features.windows`) together;
 4. acknowledge the events.
 
 A crash before 3 replays the batch from scratch; between 3 and 4 the replay finds every id in
@@ -31,7 +32,7 @@ from modelyard.errors import InvalidArgumentError
 from modelyard.features.definitions import FeatureView
 from modelyard.features.push import to_epoch_ms
 from modelyard.features.resolve import STREAM_ID_COLUMN, entity_key
-from modelyard.features.windows import WindowState
+from modelyard.features.windows import WINDOW_FIELD, WindowState
 from modelyard.storage import Workspace
 from modelyard.storage.online import RowInput
 from modelyard.storage.streams import StreamEvent
@@ -213,7 +214,8 @@ class StreamProcessor:
                 for e in events:
                     changed |= state.add(e.ts, e.id, e.values, self.horizon_ms)
                 if changed and state.latest is not None:
-                    rows.append((key, state.latest, state.aggregates(self.aggregates)))
+                    window = state.snapshot(self.columns, self.horizon_ms)
+                    rows.append((key, state.latest, {WINDOW_FIELD: window}))
                     new_states[key] = state.dumps()
             return rows, new_states
 

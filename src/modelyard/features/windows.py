@@ -1,11 +1,22 @@
-"""Sliding-window aggregation state of one entity (pure; the stream processor stores it).
+"""Sliding-window aggregates: the window state of one entity and the aggregates read from it.
 
-The state keeps the entity's events of the last ``horizon`` (the widest window) with their
-stream ids. An event whose id is already there is a redelivery and changes nothing; an event
-older than ``latest - horizon`` cannot change any current window and is dropped. Aggregates are
-computed as of the latest event: over the events with a time in ``[latest - window, latest]``
-(events at the same instant all count), exactly what the offline store computes with a DuckDB
-``RANGE`` window at that event.
+**Semantics.** An aggregate with window ``w`` read at instant ``t`` covers the entity's events
+with an event time in ``[t - w, t]``: events at exactly ``t`` count (all of them), and nothing
+after ``t`` ever does. ``t`` is the entity row's time offline and the read time online, so a
+``count`` over 10 minutes read an hour after the last event is 0. Nulls are ignored: ``count``
+counts events, ``sum`` of no values is 0, ``mean`` / ``min`` / ``max`` of no values are null.
+The offline store computes exactly this with DuckDB ``RANGE`` frames anchored at each entity
+row (:func:`modelyard.storage.offline.sql.point_in_time_sql`).
+
+**State.** Online, an entity's row holds its events of the last ``horizon`` (the widest window)
+before its latest event, and the read path computes the aggregates at the read instant
+(:func:`aggregates_at`); for any ``t`` at or after the latest event this is exact. The stream
+processor keeps a :class:`WindowState` per entity (the events with their stream ids, so a
+redelivered event changes nothing) and writes its :meth:`WindowState.snapshot` as the row;
+materialization writes the same snapshot, computed from the offline rows.
+
+A snapshot is ``{"h": horizon_ms, "ts": [ms, ...], "<column>": [value, ...], ...}``, times
+ascending, one list per aggregated column.
 """
 
 from __future__ import annotations
@@ -15,20 +26,24 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modelyard.entities import WindowAggregate
+from modelyard.entities import MISSING, WindowAggregate
 
-__all__ = ["WindowState", "aggregate"]
+__all__ = ["WINDOW_FIELD", "WindowState", "aggregate", "aggregates_at", "snapshot"]
+
+WINDOW_FIELD = "__window"
+"""The field of an online row of a windowed view that holds the entity's window snapshot."""
 
 
 def aggregate(agg: WindowAggregate, values: Sequence[Any]) -> Any:
-    """One aggregate of the values in a window (nulls ignored; count counts events)."""
+    """One aggregate of the values in a window (nulls ignored; count counts events; the sum of
+    no values is 0, their mean, min and max are null)."""
     if agg.function == "count":
         return len(values)
     present = [float(v) for v in values if v is not None]
+    if agg.function == "sum":
+        return float(sum(present))
     if not present:
         return None
-    if agg.function == "sum":
-        return sum(present)
     if agg.function == "mean":
         return sum(present) / len(present)
     if agg.function == "min":
@@ -36,8 +51,40 @@ def aggregate(agg: WindowAggregate, values: Sequence[Any]) -> Any:
     return max(present)
 
 
+def snapshot(
+    horizon_ms: int, times: Sequence[int], columns: Mapping[str, Sequence[Any]]
+) -> dict[str, Any]:
+    """The online row value of a windowed view (``times`` ascending)."""
+    return {"h": int(horizon_ms), "ts": list(times), **{c: list(v) for c, v in columns.items()}}
+
+
+def aggregates_at(window: Any, aggs: Sequence[WindowAggregate], t: int) -> tuple[Any, ...]:
+    """Each aggregate over the snapshot's events in ``[t - window, t]``. An aggregate the
+    snapshot cannot answer (a column it does not hold, a window wider than its horizon: it was
+    written for an older definition) is :data:`MISSING`."""
+    times = window["ts"]
+    horizon = window.get("h", 0)
+    end = bisect.bisect_right(times, t)
+    out = []
+    for agg in aggs:
+        if agg.window_ms > horizon:
+            out.append(MISSING)
+            continue
+        start = bisect.bisect_left(times, t - agg.window_ms, 0, end)
+        if agg.function == "count":
+            out.append(end - start)
+            continue
+        column = window.get(agg.column)
+        if column is None:
+            out.append(MISSING)
+            continue
+        out.append(aggregate(agg, column[start:end]))
+    return tuple(out)
+
+
 class WindowState:
-    """Events ``[ts_ms, stream_id, {column: value}]`` sorted by time."""
+    """The stream processor's state of one entity: events ``[ts_ms, stream_id, {column:
+    value}]`` sorted by time, those of the last ``horizon`` before the latest one."""
 
     __slots__ = ("events", "ids")
 
@@ -57,7 +104,8 @@ class WindowState:
         return self.events[-1][0] if self.events else None
 
     def add(self, ts: int, event_id: str, values: Mapping[str, Any], horizon_ms: int) -> bool:
-        """Add an event; False when it is a redelivery or too old to matter."""
+        """Add an event; False when it is a redelivery or too old to matter (older than the
+        latest event minus the horizon: no read at or after the latest event covers it)."""
         if event_id in self.ids:
             return False
         latest = self.latest
@@ -73,14 +121,11 @@ class WindowState:
             del self.events[:keep]
         return True
 
-    def aggregates(self, aggs: Sequence[WindowAggregate]) -> dict[str, Any]:
-        """Each aggregate as of the latest event."""
-        latest = self.latest
-        if latest is None:
-            return {}
-        out = {}
-        for agg in aggs:
-            start = bisect.bisect_left(self.events, latest - agg.window_ms, key=lambda e: e[0])
-            window = self.events[start:]
-            out[agg.name] = aggregate(agg, [e[2].get(agg.column) for e in window])
-        return out
+    def snapshot(self, columns: Sequence[str], horizon_ms: int) -> dict[str, Any]:
+        """The events without their ids, as an online row holds them (see :func:`snapshot`)."""
+        events = self.events
+        return snapshot(
+            horizon_ms,
+            [e[0] for e in events],
+            {c: [e[2].get(c) for e in events] for c in columns},
+        )

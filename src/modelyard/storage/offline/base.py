@@ -30,15 +30,21 @@ class OfflineStore(abc.ABC):
     ) -> Any:
         """Every entity row, in input order, with each view's output columns: the values of the
         latest view row at or before the row's timestamp and within the view's TTL (null
-        otherwise). Returns a ``pyarrow.Table``, or writes Parquet to ``output`` and returns its
-        row count."""
+        otherwise); for a view with aggregates, each aggregate over the entity's events in
+        ``[row time - window, row time]`` (null when the entity has no event within the TTL
+        at or before the row time). Returns a ``pyarrow.Table``, or writes Parquet to
+        ``output`` and returns its row count."""
 
     @abc.abstractmethod
     def latest_values(
         self, view: ViewQuery, start_ms: int, end_ms: int, batch_rows: int = 10_000
     ) -> Iterator[Any]:
         """Per entity, the latest row of ``view`` with an event time in ``[start, end]``:
-        ``pyarrow.RecordBatch`` es of the join keys, ``__ts_ms`` and every feature."""
+        ``pyarrow.RecordBatch`` es of the join keys, ``__ts_ms`` and every feature. For a view
+        with aggregates, per entity with an event in ``[start, end]``: ``__ts_ms`` (its latest
+        event time up to ``end``), ``__times`` (its event times from ``__ts_ms`` minus the
+        widest window to ``__ts_ms``, ascending) and one list of values per aggregated
+        column."""
 
     @abc.abstractmethod
     def sample_keys(self, view: ViewQuery, n: int, at_ms: int, seed: int = 0) -> Any:

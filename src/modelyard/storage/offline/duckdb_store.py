@@ -267,6 +267,8 @@ class DuckDBOfflineStore(OfflineStore):
         min_ts: str | None = None,
         max_ts: str | None = None,
     ) -> str:
+        """The view's rows (its raw events when it has aggregates: from ``min_ts`` minus the
+        widest window on, so every window ending at ``min_ts`` or later is complete)."""
         what = f"feature view {view.name!r}"
         relations = []
         for source in view.sources:
@@ -282,8 +284,7 @@ class DuckDBOfflineStore(OfflineStore):
         if min_ts is not None:
             widest = max(a.window_ms for a in view.aggregates)
             min_ts = f"({min_ts} - INTERVAL '{widest} milliseconds')"
-        raw = sql.view_sql(view, relations, raw_columns, min_ts=min_ts, max_ts=max_ts)
-        return sql.aggregate_sql(view, raw, view.aggregates)
+        return sql.view_sql(view, relations, raw_columns, min_ts=min_ts, max_ts=max_ts)
 
     # -- point-in-time join -----------------------------------------------------------------
     def get_historical_features(
@@ -380,7 +381,10 @@ class DuckDBOfflineStore(OfflineStore):
         start, end = sql.ms_literal(start_ms), sql.ms_literal(end_ms)
         with self._cursor() as cur:
             rows = self._rows_sql(cur, view, list(view.features), min_ts=start, max_ts=end)
-            query = sql.latest_values_sql(view, rows, start, end)
+            if view.aggregates:
+                query = sql.window_states_sql(view, rows, start, end)
+            else:
+                query = sql.latest_values_sql(view, rows, start, end)
             relation = self._run(cur, query, f"feature view {view.name!r}")
             to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
             yield from to_reader(batch_rows)

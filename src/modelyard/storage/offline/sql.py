@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from modelyard.entities import OfflineSource, ViewQuery, WindowAggregate
+from modelyard.entities import OfflineSource, ViewQuery
 from modelyard.errors import DataValidationError, InvalidArgumentError, suggest
 
 __all__ = [
     "DUCKDB_TYPES",
-    "aggregate_sql",
     "ident",
     "latest_values_sql",
     "literal",
@@ -23,6 +22,8 @@ __all__ = [
     "source_sql",
     "timestamp_expr",
     "view_sql",
+    "window_states_sql",
+    "windows_at_sql",
 ]
 
 DUCKDB_TYPES = {"int64": "BIGINT", "float64": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN"}
@@ -154,26 +155,74 @@ def _empty_view_sql(view: ViewQuery, columns: Mapping[str, str | None]) -> str:
     return f"SELECT {', '.join(select)} WHERE false"
 
 
-def aggregate_sql(view: ViewQuery, raw: str, aggregates: Sequence[WindowAggregate]) -> str:
-    """One row per raw event with each aggregate over the entity's events in
-    ``[ts - window, ts]`` (events at the same instant all count: RANGE frames include peers)."""
+def windows_at_sql(view: ViewQuery, raw: str, probes: str) -> str:
+    """Per probe row (``__row``, ``__ts`` and the join keys, from ``probes``): each requested
+    aggregate of ``view`` over the same entity's events (``raw``) with times in
+    ``[probe time - window, probe time]``, null when the entity is unknown at the probe time
+    (no event at or before it, or none within the view's TTL before it).
+
+    The probes are unioned into the events and every aggregate is a window function over a
+    ``RANGE`` frame ending at the probe row (peers included: events at the probe's exact time
+    count); probe rows hold no values, so they add nothing to any aggregate. One sort of events
+    and probes per view, however many entity rows: no per-row work outside DuckDB."""
     keys = ", ".join(ident(k) for k in view.join_keys)
+    wanted = {column for column, _ in view.outputs}
     windows: dict[int, str] = {}
-    select = [keys, "__ts"]
-    for agg in aggregates:
+    select = ["__row"]
+    # known: an event at or before the probe, within the TTL (a window of its own, shared
+    # with an aggregate of the same width: each distinct frame costs a pass)
+    if view.ttl_ms:
+        known = windows.setdefault(int(view.ttl_ms), f"__w{len(windows)}")
+    else:
+        known = f"(PARTITION BY {keys} ORDER BY __ts RANGE UNBOUNDED PRECEDING)"
+    inner = ["__row", f"count(__event) OVER {known} > 0 AS __known"]
+    for agg in view.aggregates:
+        if agg.name not in wanted:
+            continue
         name = windows.setdefault(agg.window_ms, f"__w{len(windows)}")
         if agg.function == "count":
-            expr = "COUNT(*)"
+            expr = "count(__event)"
         else:
             assert agg.column is not None
             expr = f"{_AGG_SQL[agg.function]}(CAST({ident(agg.column)} AS DOUBLE))"
-        select.append(f"{expr} OVER {name} AS {ident(agg.name)}")
+        inner.append(f"{expr} OVER {name} AS {ident(agg.name)}")
+        value = ident(agg.name)
+        if agg.function == "sum":
+            value = f"coalesce({value}, 0.0)"  # the sum of no values is 0
+        select.append(f"CASE WHEN __known THEN {value} END AS {ident(agg.name)}")
     window_defs = ", ".join(
         f"{name} AS (PARTITION BY {keys} ORDER BY __ts RANGE BETWEEN "
         f"INTERVAL '{ms} milliseconds' PRECEDING AND CURRENT ROW)"
         for ms, name in windows.items()
     )
-    return f"SELECT {', '.join(select)} FROM ({raw}) WINDOW {window_defs}"
+    present = " AND ".join(f"{ident(k)} IS NOT NULL" for k in view.join_keys)
+    events = (  # an event without keys matches no entity row (as in an ASOF join)
+        f"SELECT *, 1 AS __event, NULL::BIGINT AS __row FROM ({raw}) WHERE {present}"
+    )
+    stream = f"{events}\nUNION ALL BY NAME\nSELECT {keys}, __ts, __row FROM ({probes})"
+    windowed = f"SELECT __ts, {', '.join(inner)} FROM ({stream})"
+    if window_defs:
+        windowed += f" WINDOW {window_defs}"
+    return f"SELECT {', '.join(select)} FROM ({windowed}) WHERE __row IS NOT NULL"
+
+
+def window_states_sql(view: ViewQuery, raw: str, start: str, end: str) -> str:
+    """Per entity with an event in ``[start, end]``: ``__ts_ms``, its latest event time up to
+    ``end``, and its events of the widest window before that (``__times``, ms ascending, and one
+    list per aggregated column): what an online row of a windowed view holds. ``raw`` must hold
+    the events from ``start`` minus the widest window on."""
+    keys = ", ".join(ident(k) for k in view.join_keys)
+    horizon = max(a.window_ms for a in view.aggregates)
+    columns = sorted({a.column for a in view.aggregates if a.column is not None})
+    lists = ["list(epoch_ms(__ts) ORDER BY __ts) AS __times"]
+    lists += [f"list(CAST({ident(c)} AS DOUBLE) ORDER BY __ts) AS {ident(c)}" for c in columns]
+    return (
+        f"SELECT {keys}, epoch_ms(__last) AS __ts_ms, {', '.join(lists)} FROM ("
+        f"SELECT *, max(__ts) OVER (PARTITION BY {keys}) AS __last FROM ({raw}) "
+        f"WHERE __ts <= {end}) "
+        f"WHERE __last >= {start} AND __ts >= __last - INTERVAL '{horizon} milliseconds' "
+        f"GROUP BY {keys}, __last"
+    )
 
 
 def _ttl_guard(view_alias: str, ttl_ms: int | None) -> str | None:
@@ -188,16 +237,26 @@ def point_in_time_sql(
     views: Sequence[tuple[ViewQuery, str]],
 ) -> str:
     """Every entity row (``__row`` numbers them) with, per view, the feature values of the
-    latest view row at or before the entity row's time and within the view's TTL.
+    latest view row at or before the entity row's time and within the view's TTL; for a view
+    with aggregates, the aggregates at the entity row's time (:func:`windows_at_sql`).
 
-    ``views`` pairs each view with the SQL of its rows (from :func:`view_sql` /
-    :func:`aggregate_sql`). One ``ASOF LEFT JOIN`` per view keeps every entity row.
+    ``views`` pairs each view with the SQL of its rows (from :func:`view_sql`; raw events for
+    a view with aggregates). One ``ASOF LEFT JOIN`` per plain view, one join on ``__row`` per
+    windowed view: every entity row is kept.
     """
     ctes = [f"__e AS (SELECT *, {entity_ts} AS __ets FROM {entity_relation})"]
     select = ["__e.* EXCLUDE (__ets)"]
     joins = []
     for i, (view, rows_sql) in enumerate(views):
         alias = f"__v{i}"
+        if view.aggregates:
+            keys = ", ".join(ident(k) for k in view.join_keys)
+            probes = f"SELECT {keys}, __ets AS __ts, __row FROM __e"
+            ctes.append(f"{alias} AS ({windows_at_sql(view, rows_sql, probes)})")
+            for column, output in view.outputs:
+                select.append(f"{alias}.{ident(column)} AS {ident(output)}")
+            joins.append(f"LEFT JOIN {alias} ON __e.__row = {alias}.__row")
+            continue
         wanted = list(dict.fromkeys(column for column, _ in view.outputs))
         cols = ", ".join([*(ident(k) for k in view.join_keys), "__ts", *map(ident, wanted)])
         if view.created_field:
