@@ -67,7 +67,7 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert re.search(r"monitor fraud-production: ok on 1200 predictions", quiet)
     drifted = _between(out, "13. Drift arrives", "14. The server follows")
     assert re.search(r"drifted features: .*amount", drifted)
-    assert "alert opened:  min_p_value < 0.05" in drifted
+    assert "alert opened: [warning] min_p_value < 0.05" in drifted
     retrain = re.search(r"roc_auc champion v1 ([\d.]+) vs challenger ([\d.]+) -> promoted", drifted)
     assert retrain is not None and float(retrain[2]) > float(retrain[1]) + 0.005
     after = _between(out, "14. The server follows", "15. Lineage")

@@ -214,3 +214,24 @@ def test_class_weight_with_a_regressor_by_name_is_a_spec_problem() -> None:
     with pytest.raises(SpecError) as err:
         load_spec(raw)
     assert "train.class_weight: applies to classification only" in err.value.details["problems"]
+
+
+def test_xgboost_with_text_class_labels_is_refused_before_training(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    pytest.importorskip("xgboost")
+    write_data(tmp_path)
+    raw = spec(
+        validation=None,
+        register=None,
+        evaluate={},
+        split={"method": "random"},
+        train={"model": "xgboost", "params": {"n_estimators": 5}},
+    )
+    raw["data"]["target"] = "channel"  # text: pos / online / atm
+    raw["data"]["drop"].append("is_fraud")
+    err = failing(raw, workspace, tmp_path, DataValidationError)
+    assert err.details["field"] == "train.model" and err.details["value"] == "xgboost"
+    assert "coded as the integers 0 .. 2" in err.message and "'online'" in err.message
+    steps = failed_run(workspace).tags["modelyard.pipeline.steps"]
+    assert "train" not in steps and steps.endswith("split:failed")

@@ -90,10 +90,20 @@ def main(argv: list[str] | None = None) -> Any:
     import signal
     import threading
 
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # servers install their own while they run; the program's own comes back afterwards
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> Any:
     from modelyard.errors import ModelyardError
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)  # servers install their own while they run
     try:
         return cli.main(args=argv, prog_name="modelyard", standalone_mode=False)
     except ModelyardError as exc:

@@ -235,6 +235,8 @@ def split(ctx: Context) -> StepOutcome:
             field="train.class_weight",
             value=spec.train.class_weight,
         )
+    if ctx.task == "classification":
+        _check_xgboost_labels(ctx, y)
     key = _key(
         ctx,
         "split",
@@ -302,6 +304,31 @@ def _why_regression(ctx: Context, y: pd.Series) -> str:
         if infer_task_of(estimator_class(ctx.spec.train.model, "classification")) == "regression":
             return f"train.model {ctx.spec.train.model!r} is a regressor"
     return f"inferred from its {y.nunique():,} distinct numeric values"
+
+
+def _check_xgboost_labels(ctx: Context, y: pd.Series) -> None:
+    """XGBoost's classifier takes the classes only as the integers 0 .. k-1: say so before
+    anything is trained instead of failing inside its fit."""
+    model = ctx.spec.train.model
+    if model != "xgboost" and not model.startswith("xgboost"):
+        return
+    classes = pd.unique(y.dropna())
+    if pd.api.types.is_bool_dtype(y.dtype):
+        return
+    if pd.api.types.is_numeric_dtype(y.dtype):
+        values = sorted(float(v) for v in classes)
+        if values == [float(i) for i in range(len(values))]:
+            return
+    shown = ", ".join(repr(_plain(v)) for v in sorted(classes, key=str)[:5])
+    raise DataValidationError(
+        f"train.model {model!r}: XGBoost's classifier needs the classes of data.target "
+        f"{ctx.spec.data.target!r} coded as the integers 0 .. {len(classes) - 1}, and they are "
+        f"{shown}{', ...' if len(classes) > 5 else ''}. Code them in the data (e.g. a DuckDB "
+        "source query with a CASE), or use lightgbm or a scikit-learn classifier, which take "
+        "any labels.",
+        field="train.model",
+        value=model,
+    )
 
 
 def _check_target(y: pd.Series, task: str) -> None:
