@@ -34,6 +34,7 @@ from modelyard.entities.monitoring import (
 from modelyard.errors import InvalidArgumentError, NotFoundError, suggest
 from modelyard.storage.metadata import schema as t
 from modelyard.storage.metadata.database import Database
+from modelyard.storage.metadata.features import spec_digest
 
 __all__ = ["MonitoringStore", "json_safe"]
 
@@ -56,11 +57,6 @@ def json_safe(value: Any) -> Any:
         except (TypeError, ValueError):
             pass
     return json.loads(json.dumps(value, default=str))
-
-
-def _digest(spec: Mapping[str, Any]) -> str:
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _float(value: Any) -> float | None:
@@ -156,7 +152,7 @@ class MonitoringStore:
     ) -> tuple[MonitorRecord, str]:
         """Store a monitor definition: ``created`` (version 1), ``updated`` (a new version),
         ``restored`` (a deleted monitor applied again, unchanged) or ``unchanged``."""
-        digest = _digest(spec)
+        digest = spec_digest(spec)
         with self.db.write() as conn:
             self._lock(conn, f"monitor:{name}")
             latest = self._latest(conn, name)
