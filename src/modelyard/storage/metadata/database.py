@@ -180,6 +180,13 @@ class Database:
             self._local.conn = held
         return held[1]
 
+    def xact_lock(self, conn: Connection, key: str) -> None:
+        """Hold the lock named ``key`` until ``conn``'s transaction ends: a transaction-scoped
+        advisory lock on PostgreSQL; nothing on SQLite, whose write lock serializes writers."""
+        if self.dialect == "postgresql":
+            number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big")
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": number})
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         self._check_fork()

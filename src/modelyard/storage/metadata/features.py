@@ -31,8 +31,6 @@ from modelyard.storage.metadata.database import Database
 
 __all__ = ["FeatureMetadataStore", "spec_digest"]
 
-_LOCK_KEY = int.from_bytes(hashlib.sha256(b"modelyard-features-apply").digest()[:7], "big")
-
 
 def spec_digest(spec: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of a spec (sorted keys, no whitespace)."""
@@ -74,14 +72,10 @@ class FeatureMetadataStore:
         """
         out: list[tuple[FeatureDefinitionRecord, str]] = []
         with self.db.write() as conn:
-            self._lock(conn)
+            self.db.xact_lock(conn, "modelyard-features-apply")
             for kind, name, spec in items:
                 out.append(self._apply_one(conn, _check_kind(kind), name, spec, actor))
         return out
-
-    def _lock(self, conn: Connection) -> None:
-        if self.db.dialect == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
     def _apply_one(
         self, conn: Connection, kind: str, name: str, spec: Mapping[str, Any], actor: str

@@ -10,7 +10,6 @@ never open the same alert twice. Claiming a due check or a retrain is a compare-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -154,7 +153,7 @@ class MonitoringStore:
         ``restored`` (a deleted monitor applied again, unchanged) or ``unchanged``."""
         digest = spec_digest(spec)
         with self.db.write() as conn:
-            self._lock(conn, f"monitor:{name}")
+            self.db.xact_lock(conn, f"monitor:{name}")
             latest = self._latest(conn, name)
             state = self._state(conn, name)
             deleted = state is not None and state.deleted_at is not None
@@ -184,11 +183,6 @@ class MonitoringStore:
                 conn, actor, action, "monitor", name, {"version": version, "digest": digest}
             )
         return MonitorRecord(**row), "created" if latest is None else "updated"
-
-    def _lock(self, conn: Connection, key: str) -> None:
-        if self.db.dialect == "postgresql":
-            number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big")
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": number})
 
     @staticmethod
     def _latest(conn: Connection, name: str) -> Any:
@@ -332,7 +326,7 @@ class MonitoringStore:
             )
         }
         with self.db.write() as conn:
-            self._lock(conn, f"monitor:{monitor}")
+            self.db.xact_lock(conn, f"monitor:{monitor}")
             check_id = int(
                 conn.execute(
                     t.monitor_checks.insert().values(**row).returning(t.monitor_checks.c.id)
