@@ -65,6 +65,14 @@ def _float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _by_id(conn: Connection, table: sa.Table, row_id: int, what: str) -> Any:
+    """The row of ``table`` with id ``row_id``; a NotFoundError naming ``what`` otherwise."""
+    row = conn.execute(sa.select(table).where(table.c.id == row_id)).first()
+    if row is None:
+        raise NotFoundError(f"No {what} with id {row_id}.", **{f"{what}_id": row_id})
+    return row
+
+
 def _monitor(row: Any) -> MonitorRecord:
     return MonitorRecord(
         row.name, row.version, row.model, row.spec, row.digest, row.created_at, row.created_by
@@ -332,11 +340,7 @@ class MonitoringStore:
                     t.monitor_checks.insert().values(**row).returning(t.monitor_checks.c.id)
                 ).scalar_one()
             )
-            stored = _check(
-                conn.execute(
-                    sa.select(t.monitor_checks).where(t.monitor_checks.c.id == check_id)
-                ).one()
-            )
+            stored = _check(_by_id(conn, t.monitor_checks, check_id, "check"))
             self.db.audit(
                 conn,
                 actor,
@@ -446,12 +450,7 @@ class MonitoringStore:
 
     @staticmethod
     def _get_alert(conn: Connection, alert_id: int) -> Alert:
-        row = conn.execute(
-            sa.select(t.monitor_alerts).where(t.monitor_alerts.c.id == alert_id)
-        ).first()
-        if row is None:
-            raise NotFoundError(f"No alert with id {alert_id}.", alert_id=alert_id)
-        return _alert(row)
+        return _alert(_by_id(conn, t.monitor_alerts, alert_id, "alert"))
 
     def get_alert(self, alert_id: int) -> Alert:
         with self.db.read() as conn:
@@ -483,12 +482,7 @@ class MonitoringStore:
 
     def get_check(self, check_id: int) -> CheckRecord:
         with self.db.read() as conn:
-            row = conn.execute(
-                sa.select(t.monitor_checks).where(t.monitor_checks.c.id == check_id)
-            ).first()
-        if row is None:
-            raise NotFoundError(f"No check with id {check_id}.", check_id=check_id)
-        return _check(row)
+            return _check(_by_id(conn, t.monitor_checks, check_id, "check"))
 
     def list_checks(
         self, monitor: str, *, limit: int = 100, since: int | None = None
@@ -661,12 +655,7 @@ class MonitoringStore:
 
     @staticmethod
     def _get_retrain(conn: Connection, retrain_id: int) -> RetrainRecord:
-        row = conn.execute(
-            sa.select(t.monitor_retrains).where(t.monitor_retrains.c.id == retrain_id)
-        ).first()
-        if row is None:
-            raise NotFoundError(f"No retrain with id {retrain_id}.", retrain_id=retrain_id)
-        return _retrain(row)
+        return _retrain(_by_id(conn, t.monitor_retrains, retrain_id, "retrain"))
 
     def get_retrain(self, retrain_id: int) -> RetrainRecord:
         with self.db.read() as conn:
