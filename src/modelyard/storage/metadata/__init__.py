@@ -12,7 +12,7 @@ from modelyard.errors import UnknownSchemeError, suggest
 from modelyard.storage.metadata.audit import AuditStore
 from modelyard.storage.metadata.database import SCHEMA_HEAD, Database, redact
 from modelyard.storage.metadata.features import FeatureMetadataStore, spec_digest
-from modelyard.storage.metadata.monitoring import MonitoringStore, json_safe
+from modelyard.storage.metadata.monitoring import MonitoringStore
 from modelyard.storage.metadata.registry import RegistryStore
 from modelyard.storage.metadata.tracking import TrackingStore
 
@@ -24,7 +24,6 @@ __all__ = [
     "MonitoringStore",
     "RegistryStore",
     "TrackingStore",
-    "json_safe",
     "known_schemes",
     "open_metadata_store",
     "redact",

@@ -35,7 +35,7 @@ from modelyard.storage.metadata import schema as t
 from modelyard.storage.metadata.database import Database
 from modelyard.storage.metadata.features import spec_digest
 
-__all__ = ["MonitoringStore", "json_safe"]
+__all__ = ["MonitoringStore"]
 
 
 def json_safe(value: Any) -> Any:
