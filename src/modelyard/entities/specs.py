@@ -12,6 +12,7 @@ line, so a user fixes them all in one pass:
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -193,6 +194,7 @@ def _values_of(tp: Any) -> list[Any]:
 
 
 # -- YAML ------------------------------------------------------------------------------------
+@functools.cache
 def _unique_key_loader() -> type:
     """A safe YAML loader (libyaml's parser when installed) that refuses a key written twice in
     one mapping: plain YAML keeps the last value silently, so ``name: s`` then ``name: t`` would
@@ -226,18 +228,13 @@ def _unique_key_loader() -> type:
     return UniqueKeyLoader
 
 
-_LOADER: type | None = None
-
-
 def parse_yaml(text: str) -> Any:
     """``yaml.safe_load`` that refuses duplicate keys (a ``yaml.MarkedYAMLError`` at the second
     one). Every spec file (pipelines, deployments, monitors, feature definitions) is read by it."""
     import yaml
 
-    global _LOADER
-    if _LOADER is None:
-        _LOADER = _unique_key_loader()
-    return yaml.load(text, Loader=_LOADER)  # a SafeLoader subclass: no arbitrary objects
+    # a SafeLoader subclass: no arbitrary objects
+    return yaml.load(text, Loader=_unique_key_loader())
 
 
 def load_yaml(text: str, what: str) -> Any:
