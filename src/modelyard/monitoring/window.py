@@ -224,9 +224,3 @@ def features_frame(table: pa.Table) -> pd.DataFrame:
     frame = table.select(columns).to_pandas()
     frame.columns = [input_name(c) or c for c in columns]
     return frame
-
-
-def count_where(table: pa.Table, column: str, value: Any) -> int:
-    import pyarrow.compute as pc
-
-    return int(pc.sum(pc.equal(table.column(column), value)).as_py() or 0)
