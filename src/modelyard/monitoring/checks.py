@@ -202,7 +202,7 @@ def _run(
     outcome = CheckOutcome(monitor.name, record, changes)
     outcome.notifications = _notify(workspace, monitor, record, changes)
     if retrain and spec.retrain is not None:
-        outcome.retrain = maybe_retrain(workspace, monitor, record, changes, now)
+        outcome.retrain = maybe_retrain(workspace, monitor, window, changes, now)
     return outcome
 
 

@@ -31,7 +31,6 @@ import pandas as pd
 from modelyard.entities.predictions import (
     FEEDBACK_DATASET,
     PREDICTION_DATASET,
-    SHADOW_VARIANT,
     TIME_COLUMN,
 )
 from modelyard.errors import (
@@ -41,6 +40,7 @@ from modelyard.errors import (
     NotFoundError,
     suggest,
 )
+from modelyard.monitoring.window import shadow_rows
 from modelyard.storage import Workspace
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ def _known_predictions(workspace: Workspace, ids: pa.Array, model: str | None) -
 
     log = workspace.logs
     models = [model] if model else log.keys(PREDICTION_DATASET, "model")
-    answered = pc.field("variant").is_null() | (pc.field("variant") != SHADOW_VARIANT)
+    answered = shadow_rows(False)
     parts = []
     for name in models:
         table = log.read(

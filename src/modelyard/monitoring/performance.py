@@ -6,8 +6,8 @@ model's labelled rows, when given, are one more group per version (variant ``sha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,32 +36,24 @@ class PerformanceResult:
     message: str = ""
 
     def rows(self) -> list[MetricRow]:
-        out = [
-            {"metric": k, "value": v, "version": None, "variant": None, "n": self.n_labelled}
-            for k, v in self.metrics.items()
-        ]
-        for group in self.groups:
-            out += [
-                {
-                    "metric": k,
-                    "value": v,
-                    "version": group["version"],
-                    "variant": group["variant"],
-                    "n": group["n_labelled"],
-                }
-                for k, v in group["metrics"].items()
-            ]
-        return out
+        groups = ((g["version"], g["variant"], g["n_labelled"], g["metrics"]) for g in self.groups)
+        return _metric_rows(self.metrics, self.n_labelled, groups)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "n_labelled": self.n_labelled,
-            "metrics": self.metrics,
-            "groups": self.groups,
-            "notes": self.notes,
-            "message": self.message,
-        }
+        return asdict(self)
+
+
+def _metric_rows(
+    metrics: Mapping[str, float | None],
+    n: int,
+    groups: Iterable[tuple[Any, Any, int, Mapping[str, float | None]]],
+) -> list[MetricRow]:
+    """One row per metric: the whole window's, then each (version, variant, n, values) group's."""
+    return [
+        {"metric": k, "value": v, "version": version, "variant": variant, "n": count}
+        for version, variant, count, values in [(None, None, n, metrics), *groups]
+        for k, v in values.items()
+    ]
 
 
 def _arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -157,31 +149,14 @@ class ServiceResult:
     message: str = ""
 
     def rows(self) -> list[MetricRow]:
-        out = [
-            {"metric": k, "value": v, "version": None, "variant": None, "n": self.n}
-            for k, v in self.metrics.items()
-        ]
-        for g in self.groups:
-            out += [
-                {
-                    "metric": k,
-                    "value": g[k],
-                    "version": g["version"],
-                    "variant": g["variant"],
-                    "n": g["n"],
-                }
-                for k in self.metrics
-            ]
-        return out
+        groups = (
+            (g["version"], g["variant"], g["n"], {k: g[k] for k in self.metrics})
+            for g in self.groups
+        )
+        return _metric_rows(self.metrics, self.n, groups)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "n": self.n,
-            "metrics": self.metrics,
-            "groups": self.groups,
-            "message": self.message,
-        }
+        return asdict(self)
 
 
 # served: every request but those refused as the client's mistake (status 'rejected')

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,8 @@ def monitor_report(workspace: Workspace, name: str, *, checks: int = 500) -> str
     history = store.list_checks(name, limit=checks)
     drift, profile, current, note = _latest_drift(workspace, monitor, history)
     alerts = [
-        {k: a.to_dict()[k] for k in _ALERT_FIELDS}
-        for a in store.list_alerts(monitor=name, limit=500)
+        {k: d[k] for k in _ALERT_FIELDS}
+        for d in (a.to_dict() for a in store.list_alerts(monitor=name, limit=500))
     ]
     retrains = store.list_retrains(name, limit=100)
     alerts += [
@@ -76,7 +77,7 @@ def monitor_report(workspace: Workspace, name: str, *, checks: int = 500) -> str
         alerts=sorted(alerts, key=lambda a: a.get("opened_at") or 0, reverse=True),
     )
     if note:  # why there is no drift section: say so at the top
-        html = html.replace("</h1>", f"</h1><p class='msg'>drift: {_escape(note)}</p>", 1)
+        html = html.replace("</h1>", f"</h1><p class='msg'>drift: {escape(note)}</p>", 1)
     return html
 
 
@@ -131,9 +132,3 @@ def _metric_rows(history: list[CheckRecord]) -> list[dict[str, Any]]:
         for m in check.metrics
         if m.get("value") is not None
     ]
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text)

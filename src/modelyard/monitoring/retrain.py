@@ -15,19 +15,22 @@ The pipeline run is tagged ``modelyard.monitor.*`` and carries both scores as me
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelyard.entities import LineageEdge, LineageNode, ModelVersion
-from modelyard.entities.monitoring import AlertChange, CheckRecord, RetrainRecord
+from modelyard.entities.monitoring import AlertChange, RetrainRecord
 from modelyard.errors import ModelyardError, NotFoundError
 from modelyard.monitoring.metrics import positive_class, score_metrics
 from modelyard.monitoring.monitors import Monitor, get_monitor
 from modelyard.monitoring.spec import GREATER_IS_BETTER, RetrainSpec, duration_ms
 from modelyard.monitoring.window import (
+    Window,
     features_frame,
     labelled,
     now_utc,
@@ -55,11 +58,13 @@ def _ms(value: dt.datetime) -> int:
 def maybe_retrain(
     workspace: Workspace,
     monitor: Monitor,
-    check: CheckRecord,
+    window: Window,
     changes: list[AlertChange],
     now: dt.datetime,
 ) -> RetrainRecord | None:
-    """Start a retrain if the policy's trigger holds and the cooldown has passed."""
+    """Start a retrain if the policy's trigger holds and the cooldown has passed. ``window``: the
+    monitor's window the check just read at ``now`` (champion and challenger are compared on its
+    newest labelled predictions)."""
     policy = monitor.spec.retrain
     if policy is None:
         return None
@@ -83,7 +88,7 @@ def maybe_retrain(
     if started is None:
         log.info("monitor %s: retrain due (%s) but within the cooldown", monitor.name, kind)
         return None
-    return _execute(workspace, monitor, started, now)
+    return _execute(workspace, monitor, started, now, window)
 
 
 def retrain(workspace: Workspace, name: str, *, now: dt.datetime | None = None) -> RetrainRecord:
@@ -145,7 +150,11 @@ class _Decision:
 
 
 def _execute(
-    workspace: Workspace, monitor: Monitor, started: RetrainRecord, now: dt.datetime
+    workspace: Workspace,
+    monitor: Monitor,
+    started: RetrainRecord,
+    now: dt.datetime,
+    window: Window | None = None,
 ) -> RetrainRecord:
     """Run the pipeline, compare, maybe promote; always finish the retrain record."""
     from modelyard.registry import RegistryClient
@@ -156,13 +165,17 @@ def _execute(
     champion = _holder(registry, monitor)
     run_id: str | None = None
     details: dict[str, Any] = {"pipeline": policy.pipeline, "data": policy.data.model_dump()}
+
+    @functools.cache
+    def evaluation() -> pa.Table:
+        """Read once: the rows held out of training are the rows compared on."""
+        return _evaluation_rows(workspace, monitor, now, window)
+
     try:
-        result = _run_pipeline(workspace, monitor, started, now, details)
+        result = _run_pipeline(workspace, monitor, started, now, details, evaluation)
         run_id = result.run_id
         details.update(metrics=result.metrics, gate=result.gate)
-        decision = _decide(
-            workspace, registry, monitor, champion, result.model_version, started, now
-        )
+        decision = _decide(registry, monitor, champion, result.model_version, started, evaluation)
         if decision.status == "promoted":
             decision.promotion = _promote(registry, policy, decision)
     except Exception as exc:
@@ -186,6 +199,7 @@ def _run_pipeline(
     started: RetrainRecord,
     now: dt.datetime,
     details: dict[str, Any],
+    evaluation: Callable[[], pa.Table],
 ) -> Any:
     from modelyard.pipeline import load_spec, run
 
@@ -194,7 +208,9 @@ def _run_pipeline(
     base = load_spec(policy.pipeline)
     overrides, columns = policy.data.overrides(), None
     if policy.data.from_log is not None:
-        overrides, columns = _log_training_data(workspace, monitor, base, started, now)
+        overrides, columns = _log_training_data(
+            workspace, monitor, base, started, now, evaluation()
+        )
         details["training_data"] = overrides["source"]
     spec = _pipeline_spec(base, monitor.spec.model.name, overrides, columns)
     return run(spec, workspace=workspace)
@@ -247,10 +263,12 @@ def _log_training_data(
     base: LoadedSpec,
     started: RetrainRecord,
     now: dt.datetime,
+    evaluation: pa.Table,
 ) -> tuple[dict[str, Any], set[str]]:
     """Labelled production traffic as a training set in the artifact store: the log's inputs,
     the label as the pipeline's target, the log's time as its timestamp when that is not an
-    input. The predictions champion and challenger will be compared on are left out."""
+    input. The predictions champion and challenger will be compared on (``evaluation``) are
+    left out."""
     import io
 
     import pyarrow.compute as pc
@@ -264,7 +282,7 @@ def _log_training_data(
         workspace, monitor.spec.model.name, WindowSpec(last=policy.data.from_log.last), now=now
     )
     rows = _labelled_inputs(workspace, window)
-    held_out = _evaluation_rows(workspace, monitor, now).column("prediction_id")
+    held_out = evaluation.column("prediction_id")
     rows = rows.filter(pc.invert(pc.is_in(rows.column("prediction_id"), value_set=held_out)))
     needed = policy.data.from_log.min_rows
     if rows.num_rows < needed:
@@ -289,7 +307,7 @@ def _log_training_data(
     return {"source": source, "format": "parquet"}, set(frame.columns)
 
 
-def _labelled_inputs(workspace: Workspace, window: Any) -> pa.Table:
+def _labelled_inputs(workspace: Workspace, window: Window) -> pa.Table:
     """prediction_id, ts, the inputs and the label of the window's labelled predictions."""
     if window.table is None:
         import pyarrow as pa
@@ -302,13 +320,12 @@ def _labelled_inputs(workspace: Workspace, window: Any) -> pa.Table:
 
 
 def _decide(
-    workspace: Workspace,
     registry: RegistryClient,
     monitor: Monitor,
     champion: ModelVersion | None,
     challenger: ModelVersion | None,
     started: RetrainRecord,
-    now: dt.datetime,
+    evaluation: Callable[[], pa.Table],
 ) -> _Decision:
     policy = monitor.spec.retrain
     assert policy is not None
@@ -322,7 +339,7 @@ def _decide(
             "inputs): the fresh data did not change the model"
         )
         return decision
-    rows = _evaluation_rows(workspace, monitor, now)
+    rows = evaluation()
     decision.n_rows = rows.num_rows
     needed = policy.evaluation.min_labels
     if rows.num_rows < needed:
@@ -346,11 +363,15 @@ def _decide(
     return decision
 
 
-def _evaluation_rows(workspace: Workspace, monitor: Monitor, now: dt.datetime) -> pa.Table:
-    """The newest labelled predictions of the monitor's window (inputs and label)."""
+def _evaluation_rows(
+    workspace: Workspace, monitor: Monitor, now: dt.datetime, window: Window | None
+) -> pa.Table:
+    """The newest labelled predictions of the monitor's window (inputs and label); ``window``:
+    that window when already read at ``now``."""
     policy = monitor.spec.retrain
     assert policy is not None
-    window = read_window(workspace, monitor.spec.model.name, monitor.spec.window, now=now)
+    if window is None:
+        window = read_window(workspace, monitor.spec.model.name, monitor.spec.window, now=now)
     rows = _labelled_inputs(workspace, window)
     last = policy.evaluation.last
     return rows.slice(max(rows.num_rows - last, 0))

@@ -41,6 +41,7 @@ __all__ = [
     "read_feedback",
     "read_shadow",
     "read_window",
+    "shadow_rows",
 ]
 
 
@@ -105,7 +106,7 @@ def read_window(
     end = now_utc(now) + dt.timedelta(milliseconds=1)
     log = workspace.logs
     partition = {"model": model}
-    answered = _shadow(False)
+    answered = shadow_rows(False)
     if spec.last is not None:
         table = log.read(
             PREDICTION_DATASET, partition=partition, end=end, last=spec.last, where=answered
@@ -137,7 +138,7 @@ def read_shadow(
         start=start,
         end=end,
         columns=read,
-        where=_shadow(True),
+        where=shadow_rows(True),
     )
     if table is None:
         return None
@@ -146,7 +147,7 @@ def read_shadow(
     return table if table.num_rows else None
 
 
-def _shadow(wanted: bool) -> pc.Expression:
+def shadow_rows(wanted: bool) -> pc.Expression:
     """Rows of the shadow model (``wanted``) or every other row (a null variant included)."""
     import pyarrow.compute as pc
 
@@ -224,9 +225,3 @@ def features_frame(table: pa.Table) -> pd.DataFrame:
     frame = table.select(columns).to_pandas()
     frame.columns = [input_name(c) or c for c in columns]
     return frame
-
-
-def count_where(table: pa.Table, column: str, value: Any) -> int:
-    import pyarrow.compute as pc
-
-    return int(pc.sum(pc.equal(table.column(column), value)).as_py() or 0)
