@@ -119,7 +119,10 @@ def test_errors_are_one_line(home: Path, tmp_path: Path) -> None:
     assert len(no_model.stderr.strip().splitlines()) == 1
 
 
-def test_serve_runs_due_checks_until_interrupted(home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_runs_due_checks_until_interrupted(
+    home: Path, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
     assert invoke(home, "monitor", "apply", str(tmp_path / "monitor.yaml")).exit_code == 0
     proc = subprocess.Popen(
         [
@@ -148,7 +151,7 @@ def test_serve_runs_due_checks_until_interrupted(home: Path, tmp_path: Path) -> 
         lines.append(json.loads(line))
         if lines[-1]["event"] == "monitor.check":
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop_signal)
     _, rest = proc.communicate(timeout=30)
     assert proc.returncode == 0, rest
     events = [x["event"] for x in lines] + [json.loads(x)["event"] for x in rest.splitlines()]
