@@ -17,7 +17,6 @@ from modelyard.demo.common import (
     TRAIN_UNTIL,
     FraudProject,
     console,
-    node,
     step,
 )
 
@@ -110,6 +109,7 @@ def _retrain_spec() -> dict[str, Any]:
 
 @step("7. Run the fraud pipeline on point-in-time features (validate, tune, train, register)")
 def run_fraud_pipeline(ws: Any, project: FraudProject) -> Any:
+    from modelyard.entities import LineageNode
     from modelyard.pipeline import Reporter, StepOutcome, run
 
     class Printer(Reporter):
@@ -127,7 +127,7 @@ def run_fraud_pipeline(ws: Any, project: FraudProject) -> Any:
         console.print(f"time-series CV roc_auc: {auc['mean']:.4f} +/- {auc['std']:.4f}")
     console.print(f"best params: {result.best_params}")
     console.print(f"register: {result.steps['register'].summary}")
-    lineage = ws.metadata.audit.get_lineage(node("run", result.run_id))
+    lineage = ws.metadata.audit.get_lineage(LineageNode("run", result.run_id))
     views = sorted(e.source.id for e in lineage if e.source.kind == "feature_view")
     console.print(f"lineage: feature views {', '.join(views)} -> run {result.run_id}")
     console.print("plots:")
