@@ -152,14 +152,14 @@ def score_with_online_features(ws: Any, project: FraudProject) -> None:
     import pandas as pd
 
     from modelyard.features import FeatureStore
-    from modelyard.pipeline import FEATURE_SERVICE_TAG
+    from modelyard.pipeline import FEATURE_SERVICE_TAG, JOIN_KEYS_TAG
     from modelyard.registry import RegistryClient
 
     registry = RegistryClient(ws)
     uri = "models:/fraud-detector@staging"
     version, model = registry.resolve(uri), registry.load_model(uri)
     service = version.tags[FEATURE_SERVICE_TAG]  # the model version says what it needs
-    keys = version.tags["modelyard.features.join_keys"].split(",")
+    keys = version.tags[JOIN_KEYS_TAG].split(",")
     console.print(f"{uri} is v{version.version}; it needs feature service {service!r} by {keys}")
     tx = pd.read_parquet(project.data)
     end = tx.event_ts.max()
