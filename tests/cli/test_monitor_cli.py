@@ -4,7 +4,6 @@ alerts, report, serve; errors exit non-zero with one line."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 
 from modelyard.config import Settings
 from modelyard.storage import Workspace
+from tests.cli.helpers import cli
 from tests.monitoring.helpers import register_classifier, score_and_log, training_data
 
 MONITOR = """\
@@ -39,16 +39,6 @@ def invoke(home: Path, *args: str) -> Any:
     from modelyard.cli.main import cli as group
 
     return CliRunner().invoke(group, ["--home", str(home), *args], catch_exceptions=False)
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelyard.cli.main", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
 
 @pytest.fixture
