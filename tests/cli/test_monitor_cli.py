@@ -4,7 +4,6 @@ alerts, report, serve; errors exit non-zero with one line."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 
 from modelyard.config import Settings
 from modelyard.storage import Workspace
+from tests.cli.helpers import cli
 from tests.monitoring.helpers import register_classifier, score_and_log, training_data
 
 MONITOR = """\
@@ -39,16 +39,6 @@ def invoke(home: Path, *args: str) -> Any:
     from modelyard.cli.main import cli as group
 
     return CliRunner().invoke(group, ["--home", str(home), *args], catch_exceptions=False)
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelyard.cli.main", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
 
 @pytest.fixture
@@ -119,7 +109,10 @@ def test_errors_are_one_line(home: Path, tmp_path: Path) -> None:
     assert len(no_model.stderr.strip().splitlines()) == 1
 
 
-def test_serve_runs_due_checks_until_interrupted(home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_runs_due_checks_until_interrupted(
+    home: Path, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
     assert invoke(home, "monitor", "apply", str(tmp_path / "monitor.yaml")).exit_code == 0
     proc = subprocess.Popen(
         [
@@ -148,7 +141,7 @@ def test_serve_runs_due_checks_until_interrupted(home: Path, tmp_path: Path) -> 
         lines.append(json.loads(line))
         if lines[-1]["event"] == "monitor.check":
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop_signal)
     _, rest = proc.communicate(timeout=30)
     assert proc.returncode == 0, rest
     events = [x["event"] for x in lines] + [json.loads(x)["event"] for x in rest.splitlines()]

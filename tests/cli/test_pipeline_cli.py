@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,17 +12,8 @@ import yaml
 from modelyard.config import Settings
 from modelyard.registry import RegistryClient
 from modelyard.storage import Workspace
+from tests.cli.helpers import cli
 from tests.pipeline.helpers import spec
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelyard.cli.main", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
 
 def write_spec(path: Path, raw: dict) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import signal
 import sys
 import time
 from typing import Any
@@ -334,7 +333,7 @@ def _outcome_line(outcome: Any) -> None:
 @click.option("--no-retrain", is_flag=True, help="Check only; never start a retrain.")
 @pass_workspace
 def serve_cmd(ws: Any, interval: float, no_retrain: bool) -> None:
-    """Run due monitors on their schedules until Ctrl-C (JSON log lines on stderr)."""
+    """Run due monitors on their schedules until Ctrl-C or SIGTERM (JSON log lines on stderr)."""
     from modelyard.errors import ModelyardError
     from modelyard.monitoring import list_monitors, run_due
 
@@ -342,7 +341,6 @@ def serve_cmd(ws: Any, interval: float, no_retrain: bool) -> None:
     logger = logging.getLogger("modelyard")
     logger.addHandler(handler)
     logger.propagate = False
-    signal.signal(signal.SIGTERM, _interrupt)
     names = [m.name for m in list_monitors(ws)]
     _log("info", "monitor.serve.start", monitors=names, interval_s=interval)
     try:
@@ -357,10 +355,6 @@ def serve_cmd(ws: Any, interval: float, no_retrain: bool) -> None:
     finally:
         logger.removeHandler(handler)
         logger.propagate = True
-
-
-def _interrupt(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 @monitor.command("report")

@@ -98,12 +98,6 @@ class FraudProject:
         return self.root / "alerts.jsonl"
 
 
-def node(kind: str, node_id: str) -> Any:
-    from modelyard.entities import LineageNode
-
-    return LineageNode(kind, node_id)
-
-
 # -- a model server in its own process ---------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:

@@ -17,7 +17,6 @@ from modelyard.demo.common import (
     TRAIN_UNTIL,
     FraudProject,
     console,
-    node,
     step,
 )
 
@@ -110,6 +109,7 @@ def _retrain_spec() -> dict[str, Any]:
 
 @step("7. Run the fraud pipeline on point-in-time features (validate, tune, train, register)")
 def run_fraud_pipeline(ws: Any, project: FraudProject) -> Any:
+    from modelyard.entities import LineageNode
     from modelyard.pipeline import Reporter, StepOutcome, run
 
     class Printer(Reporter):
@@ -127,7 +127,7 @@ def run_fraud_pipeline(ws: Any, project: FraudProject) -> Any:
         console.print(f"time-series CV roc_auc: {auc['mean']:.4f} +/- {auc['std']:.4f}")
     console.print(f"best params: {result.best_params}")
     console.print(f"register: {result.steps['register'].summary}")
-    lineage = ws.metadata.audit.get_lineage(node("run", result.run_id))
+    lineage = ws.metadata.audit.get_lineage(LineageNode("run", result.run_id))
     views = sorted(e.source.id for e in lineage if e.source.kind == "feature_view")
     console.print(f"lineage: feature views {', '.join(views)} -> run {result.run_id}")
     console.print("plots:")
@@ -152,14 +152,14 @@ def score_with_online_features(ws: Any, project: FraudProject) -> None:
     import pandas as pd
 
     from modelyard.features import FeatureStore
-    from modelyard.pipeline import FEATURE_SERVICE_TAG
+    from modelyard.pipeline import FEATURE_SERVICE_TAG, JOIN_KEYS_TAG
     from modelyard.registry import RegistryClient
 
     registry = RegistryClient(ws)
     uri = "models:/fraud-detector@staging"
     version, model = registry.resolve(uri), registry.load_model(uri)
     service = version.tags[FEATURE_SERVICE_TAG]  # the model version says what it needs
-    keys = version.tags["modelyard.features.join_keys"].split(",")
+    keys = version.tags[JOIN_KEYS_TAG].split(",")
     console.print(f"{uri} is v{version.version}; it needs feature service {service!r} by {keys}")
     tx = pd.read_parquet(project.data)
     end = tx.event_ts.max()

@@ -342,15 +342,15 @@ def lineage_and_reports(ws: Any, project: FraudProject, record: Any) -> None:
     console.print(f"monitor report (one HTML file, opens offline): {report}")
     if record is None:
         return
-    from modelyard.demo.common import node
+    from modelyard.entities import LineageNode
 
-    chain = [node("retrain", str(record.retrain_id))]
-    for edge in ws.metadata.audit.get_lineage(chain[0], "upstream"):
+    retrain = LineageNode("retrain", str(record.retrain_id))
+    for edge in ws.metadata.audit.get_lineage(retrain, "upstream"):
         if edge.source.kind == "alert":
             console.print(
                 f"  alert {edge.source.id} --{edge.relation}--> retrain {record.retrain_id}"
             )
-    for edge in ws.metadata.audit.get_lineage(chain[0], "downstream"):
+    for edge in ws.metadata.audit.get_lineage(retrain, "downstream"):
         console.print(
             f"  {edge.source.kind} {edge.source.id} --{edge.relation}--> "
             f"{edge.target.kind} {edge.target.id}"

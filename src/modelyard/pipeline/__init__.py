@@ -9,7 +9,7 @@ tracking run; unchanged steps are reused from the step cache. See docs/pipelines
 """
 
 from modelyard.pipeline.context import STEPS, Reporter, StepOutcome
-from modelyard.pipeline.feature_data import FEATURE_SERVICE_TAG, FeatureInputs
+from modelyard.pipeline.feature_data import FEATURE_SERVICE_TAG, JOIN_KEYS_TAG, FeatureInputs
 from modelyard.pipeline.loading import LoadedSpec, check_references, load_spec
 from modelyard.pipeline.runner import PIPELINE_TAG, PipelineResult, list_runs, run
 from modelyard.pipeline.sources import register_data_loader
@@ -17,6 +17,7 @@ from modelyard.pipeline.spec import PipelineSpec
 
 __all__ = [
     "FEATURE_SERVICE_TAG",
+    "JOIN_KEYS_TAG",
     "PIPELINE_TAG",
     "STEPS",
     "LoadedSpec",

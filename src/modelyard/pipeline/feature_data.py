@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEATURE_SERVICE_TAG",
+    "JOIN_KEYS_TAG",
     "FeatureInputs",
     "JoinedData",
     "check_references",

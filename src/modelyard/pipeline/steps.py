@@ -310,11 +310,9 @@ def _check_xgboost_labels(ctx: Context, y: pd.Series) -> None:
     """XGBoost's classifier takes the classes only as the integers 0 .. k-1: say so before
     anything is trained instead of failing inside its fit."""
     model = ctx.spec.train.model
-    if model != "xgboost" and not model.startswith("xgboost"):
+    if not model.startswith("xgboost") or pd.api.types.is_bool_dtype(y.dtype):
         return
     classes = pd.unique(y.dropna())
-    if pd.api.types.is_bool_dtype(y.dtype):
-        return
     if pd.api.types.is_numeric_dtype(y.dtype):
         values = sorted(float(v) for v in classes)
         if values == [float(i) for i in range(len(values))]:
