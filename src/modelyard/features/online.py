@@ -21,7 +21,7 @@ from typing import Any
 from modelyard.entities import MISSING, OnlineRead, OnlineRow, WindowAggregate
 from modelyard.errors import DataValidationError, InvalidArgumentError
 from modelyard.features.resolve import Resolved, entity_key
-from modelyard.features.windows import WINDOW_FIELD, aggregates_at
+from modelyard.features.windows import WINDOW_FIELD, aggregates_at, window_aggregates
 from modelyard.storage.online import OnlineStore
 
 __all__ = ["OnlineFeatures", "OnlinePlan"]
@@ -88,10 +88,7 @@ class OnlinePlan:
             if not rv.view.online:
                 continue
             positions = tuple(out_pos[(vi, fi)] for fi in range(len(rv.features)))
-            aggs = {
-                a.output_name: WindowAggregate(a.output_name, a.function, a.column, a.window_ms)
-                for a in rv.view.aggregations
-            }
+            aggs = {a.name: a for a in window_aggregates(rv.view)}
             windowed = tuple(aggs[f] for f in rv.features) if aggs else ()
             fields = (WINDOW_FIELD,) if aggs else rv.features
             self.views.append(

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard.entities import OfflineSource, ViewQuery, WindowAggregate
+from modelyard.entities import OfflineSource, ViewQuery
 from modelyard.errors import InvalidArgumentError, NotFoundError, suggest
 from modelyard.features.definitions import FeatureView
 from modelyard.features.registry import DefinitionCache
+from modelyard.features.windows import window_aggregates
 
 __all__ = ["Resolved", "ResolvedView", "entity_key", "resolve_features", "view_query"]
 
@@ -162,10 +163,7 @@ def view_query(
         outputs=tuple(outputs),
         ttl_ms=view.ttl_ms,
         created_field=view.created_timestamp_field,
-        aggregates=tuple(
-            WindowAggregate(a.output_name, a.function, a.column, a.window_ms)
-            for a in view.aggregations
-        ),
+        aggregates=window_aggregates(view),
     )
 
 
