@@ -20,7 +20,7 @@ from typing import Any
 
 from modelyard.entities import MISSING, OnlineRead, OnlineRow, WindowAggregate
 from modelyard.errors import DataValidationError, InvalidArgumentError
-from modelyard.features.resolve import Resolved, entity_key
+from modelyard.features.resolve import Resolved, entity_key, key_value
 from modelyard.features.windows import WINDOW_FIELD, aggregates_at, window_aggregates
 from modelyard.storage.online import OnlineStore
 
@@ -228,25 +228,17 @@ def _read_key(names: tuple[str, ...], values: list[Any], row: int) -> str:
     silent not_found."""
     for name, value in zip(names, values):
         kind = type(value)
-        if kind is not str and kind is not int:  # the common cases cost one check
-            _check_key(name, value, row)
+        if kind is str or kind is int:  # the common cases cost one check
+            continue
+        if key_value(value, integral_floats=True) is None:
+            raise DataValidationError(
+                f"Entity row {row}: join key {name!r} must be a string or an integer, got "
+                f"{value!r}.",
+                key=name,
+                row=row,
+                value=repr(value),
+            )
     return entity_key(values)
-
-
-def _check_key(name: str, value: Any, row: int) -> None:
-    try:
-        plain = value.item() if hasattr(value, "item") else value  # numpy scalars
-    except (TypeError, ValueError):  # an array of several values
-        plain = value
-    if isinstance(plain, float) and plain.is_integer():
-        return
-    if isinstance(plain, bool) or not isinstance(plain, (str, int)):
-        raise DataValidationError(
-            f"Entity row {row}: join key {name!r} must be a string or an integer, got {value!r}.",
-            key=name,
-            row=row,
-            value=repr(value),
-        )
 
 
 def _single_key_column(

@@ -14,7 +14,7 @@ from typing import Any
 
 from modelyard.errors import DataValidationError, InvalidArgumentError
 from modelyard.features.definitions import FeatureView
-from modelyard.features.resolve import entity_key
+from modelyard.features.resolve import entity_key, key_value
 from modelyard.storage import Workspace
 
 __all__ = ["push_rows", "to_epoch_ms"]
@@ -120,8 +120,9 @@ def _validate(
             unknown=extra,
         )
     for name in needed:
-        if _ABSENT in columns[name]:
-            i = columns[name].index(_ABSENT)
+        # by identity: ``in`` would also compare with ==, which an array value cannot answer
+        i = next((i for i, v in enumerate(columns[name]) if v is _ABSENT), None)
+        if i is not None:
             raise DataValidationError(
                 f"Pushed row {i} has no column {name!r} (other rows have it); give every row "
                 "the same columns. Nothing was written.",
@@ -129,17 +130,16 @@ def _validate(
                 column=name,
             )
     for key in join_keys:
-        for i, v in enumerate(columns[key]):
-            if hasattr(v, "item"):  # numpy scalar
-                v = columns[key][i] = v.item()
-            if isinstance(v, bool) or not (isinstance(v, str) or _is_int64(v)):
+        for i, raw in enumerate(columns[key]):
+            v = columns[key][i] = key_value(raw)
+            if v is None or not (isinstance(v, str) or v in _INT64):
                 raise DataValidationError(
                     f"Pushed row {i} of {view.name!r}: join key {key!r} must be a string or an "
-                    f"integer (int64), got {v!r}. Nothing was written.",
+                    f"integer (int64), got {raw!r}. Nothing was written.",
                     view=view.name,
                     column=key,
                     row=i,
-                    value=repr(v),
+                    value=repr(raw),
                 )
     stamps = []
     for i, v in enumerate(columns[view.timestamp_field]):
