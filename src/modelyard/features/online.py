@@ -67,14 +67,8 @@ class _ViewPlan:
     positions: tuple[int, ...]
     aggregates: tuple[WindowAggregate, ...] = ()
     """Per requested feature, its aggregate (a windowed view; ``fields`` is then the window)."""
-
-    @property
-    def span(self) -> slice | None:
-        """The output slice when the view's features sit side by side in the output."""
-        first = self.positions[0]
-        if self.positions == tuple(range(first, first + len(self.positions))):
-            return slice(first, first + len(self.positions))
-        return None
+    span: slice | None = None
+    """The output slice when the view's features sit side by side in the output."""
 
 
 class OnlinePlan:
@@ -91,10 +85,19 @@ class OnlinePlan:
             aggs = {a.name: a for a in window_aggregates(rv.view)}
             windowed = tuple(aggs[f] for f in rv.features) if aggs else ()
             fields = (WINDOW_FIELD,) if aggs else rv.features
+            span = slice(positions[0], positions[-1] + 1)
+            side_by_side = positions == tuple(range(span.start, span.stop))
             self.views.append(
-                _ViewPlan(rv.name, rv.join_keys, fields, rv.view.ttl_ms, positions, windowed)
+                _ViewPlan(
+                    rv.name,
+                    rv.join_keys,
+                    fields,
+                    rv.view.ttl_ms,
+                    positions,
+                    windowed,
+                    span if side_by_side else None,
+                )
             )
-        self._spans = {v.name: v.span for v in self.views}
         offline_only = [rv.name for rv in resolved.views if not rv.view.online]
         if offline_only:
             raise InvalidArgumentError(
@@ -157,7 +160,7 @@ class OnlinePlan:
             if view.aggregates:
                 _fill_windows(out, view, found, now, per_row, hide)
                 continue
-            positions, ttl, span = view.positions, view.ttl_ms, self._spans[view.name]
+            positions, ttl, span = view.positions, view.ttl_ms, view.span
             present = [PRESENT] * len(positions)
             for i, row in enumerate(found):
                 if row is None:
