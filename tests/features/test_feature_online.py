@@ -175,6 +175,7 @@ def test_bad_pushes_write_nothing(store: FeatureStore, tmp_path: Path) -> None:
         ({k: v for k, v in good.items() if k != "visits"}, "row 1 has no column 'visits'"),
         ({**good, "vists": 1}, "unknown column 'vists'"),
         ({**good, "customer_id": None}, "join key 'customer_id' must be a string"),
+        ({**good, "customer_id": np.array([1, 2])}, "join key 'customer_id' must be a string"),
         (
             {**good, "visits": 2**70},
             r"row 1 of 'stats': 'visits' is int64, but 1180591620717411303424 is out of its range",

@@ -20,8 +20,8 @@ from typing import Any
 
 from modelyard.entities import MISSING, OnlineRead, OnlineRow, WindowAggregate
 from modelyard.errors import DataValidationError, InvalidArgumentError
-from modelyard.features.resolve import Resolved, entity_key
-from modelyard.features.windows import WINDOW_FIELD, aggregates_at
+from modelyard.features.resolve import Resolved, entity_key, key_value
+from modelyard.features.windows import WINDOW_FIELD, aggregates_at, window_aggregates
 from modelyard.storage.online import OnlineStore
 
 __all__ = ["OnlineFeatures", "OnlinePlan"]
@@ -67,14 +67,8 @@ class _ViewPlan:
     positions: tuple[int, ...]
     aggregates: tuple[WindowAggregate, ...] = ()
     """Per requested feature, its aggregate (a windowed view; ``fields`` is then the window)."""
-
-    @property
-    def span(self) -> slice | None:
-        """The output slice when the view's features sit side by side in the output."""
-        first = self.positions[0]
-        if self.positions == tuple(range(first, first + len(self.positions))):
-            return slice(first, first + len(self.positions))
-        return None
+    span: slice | None = None
+    """The output slice when the view's features sit side by side in the output."""
 
 
 class OnlinePlan:
@@ -88,16 +82,22 @@ class OnlinePlan:
             if not rv.view.online:
                 continue
             positions = tuple(out_pos[(vi, fi)] for fi in range(len(rv.features)))
-            aggs = {
-                a.output_name: WindowAggregate(a.output_name, a.function, a.column, a.window_ms)
-                for a in rv.view.aggregations
-            }
+            aggs = {a.name: a for a in window_aggregates(rv.view)}
             windowed = tuple(aggs[f] for f in rv.features) if aggs else ()
             fields = (WINDOW_FIELD,) if aggs else rv.features
+            span = slice(positions[0], positions[-1] + 1)
+            side_by_side = positions == tuple(range(span.start, span.stop))
             self.views.append(
-                _ViewPlan(rv.name, rv.join_keys, fields, rv.view.ttl_ms, positions, windowed)
+                _ViewPlan(
+                    rv.name,
+                    rv.join_keys,
+                    fields,
+                    rv.view.ttl_ms,
+                    positions,
+                    windowed,
+                    span if side_by_side else None,
+                )
             )
-        self._spans = {v.name: v.span for v in self.views}
         offline_only = [rv.name for rv in resolved.views if not rv.view.online]
         if offline_only:
             raise InvalidArgumentError(
@@ -160,7 +160,7 @@ class OnlinePlan:
             if view.aggregates:
                 _fill_windows(out, view, found, now, per_row, hide)
                 continue
-            positions, ttl, span = view.positions, view.ttl_ms, self._spans[view.name]
+            positions, ttl, span = view.positions, view.ttl_ms, view.span
             present = [PRESENT] * len(positions)
             for i, row in enumerate(found):
                 if row is None:
@@ -231,25 +231,17 @@ def _read_key(names: tuple[str, ...], values: list[Any], row: int) -> str:
     silent not_found."""
     for name, value in zip(names, values):
         kind = type(value)
-        if kind is not str and kind is not int:  # the common cases cost one check
-            _check_key(name, value, row)
+        if kind is str or kind is int:  # the common cases cost one check
+            continue
+        if key_value(value, integral_floats=True) is None:
+            raise DataValidationError(
+                f"Entity row {row}: join key {name!r} must be a string or an integer, got "
+                f"{value!r}.",
+                key=name,
+                row=row,
+                value=repr(value),
+            )
     return entity_key(values)
-
-
-def _check_key(name: str, value: Any, row: int) -> None:
-    try:
-        plain = value.item() if hasattr(value, "item") else value  # numpy scalars
-    except (TypeError, ValueError):  # an array of several values
-        plain = value
-    if isinstance(plain, float) and plain.is_integer():
-        return
-    if isinstance(plain, bool) or not isinstance(plain, (str, int)):
-        raise DataValidationError(
-            f"Entity row {row}: join key {name!r} must be a string or an integer, got {value!r}.",
-            key=name,
-            row=row,
-            value=repr(value),
-        )
 
 
 def _single_key_column(

@@ -14,7 +14,7 @@ from typing import Any
 
 from modelyard.errors import DataValidationError, InvalidArgumentError
 from modelyard.features.definitions import FeatureView
-from modelyard.features.resolve import entity_key
+from modelyard.features.resolve import entity_key, key_value
 from modelyard.storage import Workspace
 
 __all__ = ["push_rows", "to_epoch_ms"]
@@ -78,24 +78,34 @@ def _check_value(view: str, column: str, dtype: str, i: int, value: Any) -> Any:
     if dtype == "float64" and ok:
         return float(value)
     if ok and dtype == "int64" and not _is_int64(value):
-        raise DataValidationError(
-            f"Pushed row {i} of {view!r}: {column!r} is int64, but {value!r} is out of its "
-            f"range ({_INT64.start} to {_INT64.stop - 1}). Nothing was written.",
-            view=view,
-            column=column,
-            row=i,
-            value=repr(value),
+        raise _bad_value(
+            view,
+            column,
+            i,
+            value,
+            f"{column!r} is int64, but {value!r} is out of its range ({_INT64.start} to "
+            f"{_INT64.stop - 1})",
         )
     if not ok:
-        raise DataValidationError(
-            f"Pushed row {i} of {view!r}: {column!r} must be {label} ({dtype}), got "
-            f"{type(value).__name__} {value!r}. Nothing was written.",
-            view=view,
-            column=column,
-            row=i,
-            value=repr(value),
+        raise _bad_value(
+            view,
+            column,
+            i,
+            value,
+            f"{column!r} must be {label} ({dtype}), got {type(value).__name__} {value!r}",
         )
     return value
+
+
+def _bad_value(view: str, column: str, i: int, value: Any, problem: str) -> DataValidationError:
+    """The error for one bad pushed value (``problem`` says what is wrong with it)."""
+    return DataValidationError(
+        f"Pushed row {i} of {view!r}: {problem}. Nothing was written.",
+        view=view,
+        column=column,
+        row=i,
+        value=repr(value),
+    )
 
 
 def _validate(
@@ -120,8 +130,9 @@ def _validate(
             unknown=extra,
         )
     for name in needed:
-        if _ABSENT in columns[name]:
-            i = columns[name].index(_ABSENT)
+        # by identity: ``in`` would also compare with ==, which an array value cannot answer
+        i = next((i for i, v in enumerate(columns[name]) if v is _ABSENT), None)
+        if i is not None:
             raise DataValidationError(
                 f"Pushed row {i} has no column {name!r} (other rows have it); give every row "
                 "the same columns. Nothing was written.",
@@ -129,18 +140,11 @@ def _validate(
                 column=name,
             )
     for key in join_keys:
-        for i, v in enumerate(columns[key]):
-            if hasattr(v, "item"):  # numpy scalar
-                v = columns[key][i] = v.item()
-            if isinstance(v, bool) or not (isinstance(v, str) or _is_int64(v)):
-                raise DataValidationError(
-                    f"Pushed row {i} of {view.name!r}: join key {key!r} must be a string or an "
-                    f"integer (int64), got {v!r}. Nothing was written.",
-                    view=view.name,
-                    column=key,
-                    row=i,
-                    value=repr(v),
-                )
+        for i, raw in enumerate(columns[key]):
+            v = columns[key][i] = key_value(raw)
+            if v is None or not (isinstance(v, str) or v in _INT64):
+                problem = f"join key {key!r} must be a string or an integer (int64), got {raw!r}"
+                raise _bad_value(view.name, key, i, raw, problem)
     stamps = []
     for i, v in enumerate(columns[view.timestamp_field]):
         try:
@@ -148,13 +152,8 @@ def _validate(
             if not _is_int64(stamps[-1] * 1000):  # stored in microseconds
                 raise ValueError("out of range")
         except (ValueError, TypeError, OverflowError):
-            raise DataValidationError(
-                f"Pushed row {i} of {view.name!r}: {view.timestamp_field!r} must be a time, got "
-                f"{v!r}. Nothing was written.",
-                view=view.name,
-                column=view.timestamp_field,
-                row=i,
-            ) from None
+            problem = f"{view.timestamp_field!r} must be a time, got {v!r}"
+            raise _bad_value(view.name, view.timestamp_field, i, v, problem) from None
     for f in view.all_features:
         columns[f.name] = [
             _check_value(view.name, f.name, f.dtype, i, v) for i, v in enumerate(columns[f.name])

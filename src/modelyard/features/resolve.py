@@ -7,12 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard.entities import OfflineSource, ViewQuery, WindowAggregate
+from modelyard.entities import OfflineSource, ViewQuery
 from modelyard.errors import InvalidArgumentError, NotFoundError, suggest
 from modelyard.features.definitions import FeatureView
 from modelyard.features.registry import DefinitionCache
+from modelyard.features.windows import window_aggregates
 
-__all__ = ["Resolved", "ResolvedView", "entity_key", "resolve_features", "view_query"]
+__all__ = [
+    "Resolved",
+    "ResolvedView",
+    "entity_key",
+    "key_value",
+    "resolve_features",
+    "view_query",
+]
 
 KEY_SEPARATOR = "\x1f"
 
@@ -30,6 +38,22 @@ def entity_key(values: Sequence[Any]) -> str:
                 v = int(v)
         parts.append(str(v))
     return parts[0] if len(parts) == 1 else KEY_SEPARATOR.join(parts)
+
+
+def key_value(value: Any, *, integral_floats: bool = False) -> str | int | None:
+    """A join key value as text or an integer (numpy scalars unwrapped; with
+    ``integral_floats``, 42.0 as 42), or None when it cannot name an entity (a bool, a fraction,
+    None, a list, an array...). Push and the online read check keys with it."""
+    if hasattr(value, "item"):
+        try:
+            value = value.item()
+        except (TypeError, ValueError):  # an array of several values
+            return None
+    if integral_floats and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +186,7 @@ def view_query(
         outputs=tuple(outputs),
         ttl_ms=view.ttl_ms,
         created_field=view.created_timestamp_field,
-        aggregates=tuple(
-            WindowAggregate(a.output_name, a.function, a.column, a.window_ms)
-            for a in view.aggregations
-        ),
+        aggregates=window_aggregates(view),
     )
 
 

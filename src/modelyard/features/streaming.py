@@ -27,12 +27,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelyard.entities import WindowAggregate
 from modelyard.errors import InvalidArgumentError
 from modelyard.features.definitions import FeatureView
 from modelyard.features.push import to_epoch_ms
 from modelyard.features.resolve import STREAM_ID_COLUMN, entity_key
-from modelyard.features.windows import WINDOW_FIELD, WindowState
+from modelyard.features.windows import WINDOW_FIELD, WindowState, window_aggregates
 from modelyard.storage import Workspace
 from modelyard.storage.online import RowInput
 from modelyard.storage.streams import StreamEvent
@@ -92,10 +91,7 @@ class StreamProcessor:
         self.claim_idle_ms = claim_idle_ms
         self.start = start
         self.stream = workspace.stream(view.stream.name, view.stream.url)
-        self.aggregates = [
-            WindowAggregate(a.output_name, a.function, a.column, a.window_ms)
-            for a in view.aggregations
-        ]
+        self.aggregates = window_aggregates(view)
         self.columns = sorted({a.column for a in view.aggregations if a.column})
         self.horizon_ms = max(a.window_ms for a in self.aggregates)
         self.stats = StreamStats()

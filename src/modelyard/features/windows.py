@@ -27,11 +27,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelyard.entities import MISSING, WindowAggregate
+from modelyard.features.definitions import FeatureView
 
-__all__ = ["WINDOW_FIELD", "WindowState", "aggregate", "aggregates_at", "snapshot"]
+__all__ = [
+    "WINDOW_FIELD",
+    "WindowState",
+    "aggregate",
+    "aggregates_at",
+    "snapshot",
+    "window_aggregates",
+]
 
 WINDOW_FIELD = "__window"
 """The field of an online row of a windowed view that holds the entity's window snapshot."""
+
+
+def window_aggregates(view: FeatureView) -> tuple[WindowAggregate, ...]:
+    """The view's aggregations, as the offline store, the stream processor and the online read
+    compute them (empty for a view of plain features)."""
+    return tuple(
+        WindowAggregate(a.output_name, a.function, a.column, a.window_ms) for a in view.aggregations
+    )
 
 
 def aggregate(agg: WindowAggregate, values: Sequence[Any]) -> Any:

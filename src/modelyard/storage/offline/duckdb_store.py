@@ -229,12 +229,15 @@ class DuckDBOfflineStore(OfflineStore):
             return self._describe(cur, relation, what)
 
     def describe_entity_file(self, path: str) -> dict[str, str]:
-        what = f"the entity file {path!r}"
         with self._cursor() as cur:
-            source = OfflineSource(path=path, format=_infer_format(path))
-            relation = self._relation(source, what, _NO_ENTITY_FILE)
-            assert relation is not None
-            return self._describe(cur, relation, what)
+            return self._describe(cur, self._entity_file(path), f"the entity file {path!r}")
+
+    def _entity_file(self, path: str) -> str:
+        """The relation DuckDB reads for a Parquet / CSV file of entity rows."""
+        source = OfflineSource(path=path, format=_infer_format(path))
+        relation = self._relation(source, f"the entity file {path!r}", _NO_ENTITY_FILE)
+        assert relation is not None
+        return relation
 
     def _run(self, cur: Any, query: str, what: str) -> Any:
         import duckdb
@@ -320,10 +323,7 @@ class DuckDBOfflineStore(OfflineStore):
             table = entities.append_column("__row", pa.array(np.arange(entities.num_rows)))
             cur.register(name, table)
             return sql.ident(name), entities.num_rows
-        path = str(entities)
-        source = OfflineSource(path=path, format=_infer_format(path))
-        relation = self._relation(source, f"the entity file {path!r}", _NO_ENTITY_FILE)
-        assert relation is not None
+        relation = self._entity_file(str(entities))
         return f"(SELECT *, row_number() OVER () - 1 AS __row FROM {relation})", None
 
     def _check_times_present(
