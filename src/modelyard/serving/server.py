@@ -327,12 +327,7 @@ class ModelServer:
                     deployment=name,
                     version=version,
                 )
-            schema = entry.schema
-            columns = v2_columns(
-                payload,
-                schema.request_names if schema.names else None,
-                schema.request_types if schema.names else None,
-            )
+            columns = v2_columns(payload, entry.schema.request_types)
             rows, keys = entry.schema.from_columns(columns, "inputs")
             call.rows = rows
             scored = await self._score(call, entry, rows, keys)
