@@ -50,7 +50,8 @@ _INT_RANGES = {
     **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
     **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
 }
-_FLOAT_MAX = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": float("inf")}
+_INF = float("inf")
+_FLOAT_MAX = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": _INF}
 V2_DATATYPES = ("BOOL", *_INT_RANGES, *_FLOAT_MAX, "BYTES")
 """the Open Inference Protocol's tensor datatypes"""
 _NUMBERS = frozenset([*_INT_RANGES, *_FLOAT_MAX])
@@ -216,7 +217,10 @@ def _fits(values: list[Any], datatype: str, where: str, name: str) -> None:
         ok = kinds <= {int} and all(low <= v <= high for v in values if v is not None)
     elif datatype in _FLOAT_MAX:
         top = _FLOAT_MAX[datatype]
-        ok = kinds <= {int, float} and all(abs(v) <= top for v in values if v is not None)
+        # FP64, the usual datatype, has no bound to check (orjson refuses NaN and infinity)
+        ok = kinds <= {int, float} and (
+            top == _INF or all(abs(v) <= top for v in values if v is not None)
+        )
     else:
         ok = kinds <= ({bool} if datatype == "BOOL" else {str})
     if ok:
