@@ -14,7 +14,9 @@ Figures:
 - concurrency 1, 8, 64: requests/s, p50, p99 (wrk's latency distribution);
 - overload: twice the measured saturating rate, offered at a steady pace (wrk's ``delay()``
   between a connection's requests, so the offered rate does not fall when the server slows):
-  how much is served, how much is refused (503 once the event loop lags), the p99 of all.
+  how much is served, how much is refused (503 once the event loop lags), the p99 of all;
+- rate limit: a per-client limit of half the saturating rate, offered the saturating load by
+  one client: what is served (the limit), what is answered 429, the p99 of all.
 
 Each figure is printed beside its target (shared/TARGETS.md). The machine has 2 cores: the
 server and wrk share them, so run it when the machine is otherwise idle.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,13 +10,12 @@ import pytest
 
 from modelyard.server.feedback import feedback_router
 from modelyard.storage import Workspace
-from tests.conftest import free_port
 from tests.monitoring.helpers import log_predictions, register_classifier, training_data
+from tests.serving.helpers import serving_app
 
 
 @pytest.fixture
 def server(workspace: Workspace, tmp_path: Path) -> Iterator[str]:
-    import uvicorn
     from fastapi import FastAPI
 
     register_classifier(workspace, tmp_path)
@@ -31,17 +28,8 @@ def server(workspace: Workspace, tmp_path: Path) -> Iterator[str]:
 
     app = FastAPI()
     app.include_router(feedback_router(workspace, flush=flush))
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serving_app(app) as (base, _thread, _uv):
+        yield base
 
 
 def test_feedback_over_http(server: str, workspace: Workspace) -> None:

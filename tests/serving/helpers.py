@@ -84,15 +84,23 @@ def running(
     access_log: AccessLog | None = None,
 ) -> Iterator[RunningServer]:
     """``spec`` served by uvicorn in a thread on a free port until the block ends."""
-    import uvicorn
-
     from modelyard.server.models import create_app
-    from tests.conftest import free_port
 
     if isinstance(spec, dict):
         spec = load_deployments(spec)
     server = ModelServer(spec, workspace=workspace)
-    app = create_app(server, access_log=access_log)
+    with serving_app(create_app(server, access_log=access_log)) as (base, thread, uv):
+        yield RunningServer(server, base, thread, uv)
+
+
+@contextmanager
+def serving_app(app: Any) -> Iterator[tuple[str, threading.Thread, Any]]:
+    """Any ASGI ``app`` served by uvicorn in a thread on a free 127.0.0.1 port until the block
+    ends: its base URL, the thread and the uvicorn server."""
+    import uvicorn
+
+    from tests.conftest import free_port
+
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -107,14 +115,13 @@ def running(
     uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=lambda: asyncio.run(uv.serve()), daemon=True)
     thread.start()
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while not uv.started:
         assert thread.is_alive(), "the server did not start (see the log above)"
         assert time.monotonic() < deadline, "the server did not start within 60 s"
         time.sleep(0.02)
     try:
-        yield RunningServer(server, base, thread, uv)
+        yield f"http://127.0.0.1:{port}", thread, uv
     finally:
         uv.should_exit = True
         thread.join(30)

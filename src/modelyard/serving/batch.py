@@ -99,7 +99,6 @@ def predict_file(
     chunks, total = _reader(source, in_fmt, chunk_size, model.signature)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     target.parent.mkdir(parents=True, exist_ok=True)
-    rows = 0
     try:
         with _Writer(tmp, out_fmt, shown=target) as writer:
             scored = (
@@ -110,21 +109,22 @@ def predict_file(
             try:
                 for frame in scored:
                     writer.write(frame)
-                    rows += len(frame)
                     if progress is not None:
-                        progress(rows, total)
+                        progress(writer.rows, total)
             except ModelyardError as exc:
                 if "path" in exc.details:  # a reader's or writer's error: it says where
                     raise
                 raise type(exc)(  # the model refused a chunk: say which rows
-                    f"{exc.message} (input rows from {rows + 1:,} of {source})",
-                    **{**exc.details, "path": str(source), "row": rows + 1},
+                    f"{exc.message} (input rows from {writer.rows + 1:,} of {source})",
+                    **{**exc.details, "path": str(source), "row": writer.rows + 1},
                 ) from None
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
     name = ref.name if isinstance(ref, ModelRef) else model_uri
-    return BatchResult(name, version, rows, str(target), time.perf_counter() - start, workers)
+    return BatchResult(
+        name, version, writer.rows, str(target), time.perf_counter() - start, workers
+    )
 
 
 def _format(path: Path, given: str | None, field: str) -> str:

@@ -67,6 +67,12 @@ class InputSchema:
             if s.name not in self.provided
         ]
         self._positions = [i for i, s in enumerate(specs) if s.name not in self.provided]
+        self.request_types: dict[str, str] | None = (
+            {name: kind for name, _allowed, _nullable, kind in self._checks} if self.names else None
+        )
+        """each input a request gives, in signature order -> its signature type (``float``,
+        ``string`` ...); None without a signature (or one without inputs). Built once: the v2
+        route reads it per request."""
         self._known = {s.name for s in specs} | set(self.keys)
         self.all_float = bool(specs) and all(s.type == "float" for s in specs)
         self._width = len(specs)
@@ -80,11 +86,6 @@ class InputSchema:
     def request_names(self) -> list[str]:
         """The inputs a request must give (the signature's, less what the server fills)."""
         return [name for name, *_ in self._checks]
-
-    @property
-    def request_types(self) -> dict[str, str]:
-        """The signature's type (``float``, ``string`` ...) of each input a request gives."""
-        return {name: kind for name, _allowed, _nullable, kind in self._checks}
 
     # -- parsing ------------------------------------------------------------------------------
     def from_records(self, records: Any, where: str = "instances") -> tuple[Rows, list[Any]]:

@@ -53,6 +53,7 @@ class _RequestCollector:
     def __init__(self) -> None:
         self.series: dict[tuple[Any, ...], RequestSeries] = {}
         self.codes: dict[tuple[str, ...], int] = {}
+        """refused or failed requests by status code (the 200s are the series' counts)"""
         self.errors: dict[tuple[str, ...], int] = {}
 
     def collect(self) -> Iterator[Any]:
@@ -62,6 +63,8 @@ class _RequestCollector:
             "modelyard_requests", "Prediction requests by HTTP status code.",
             labels=[*self.LABELS, "code"],
         )  # fmt: skip
+        for series in list(self.series.values()):  # a successful request is a 200
+            codes.add_metric([*series.labels, "200"], series.count)
         for labels, value in list(self.codes.items()):
             codes.add_metric(list(labels), value)
         yield codes
@@ -169,19 +172,12 @@ class ServingMetrics:
             self._requests.series[key] = found
         return found
 
-    def count(
-        self, deployment: str, model: str, version: int | None, variant: str, code: int
-    ) -> None:
-        key = (deployment, model, "" if version is None else str(version), variant, str(code))
-        codes = self._requests.codes
-        codes[key] = codes.get(key, 0) + 1
-
-    def error(
-        self, deployment: str, model: str, version: int | None, variant: str, kind: str
-    ) -> None:
-        key = (deployment, model, "" if version is None else str(version), variant, kind)
-        errors = self._requests.errors
-        errors[key] = errors.get(key, 0) + 1
+    def failure(self, labels: tuple[str, str, str, str], code: int, kind: str) -> None:
+        """One refused or failed request, by status code and by kind. ``labels``: deployment,
+        model, version and variant (the last three empty when refused before a variant)."""
+        req = self._requests
+        for table, key in ((req.codes, (*labels, str(code))), (req.errors, (*labels, kind))):
+            table[key] = table.get(key, 0) + 1
 
     def track(
         self, labels: tuple[str, ...], depth: Callable[[], float], open_: Callable[[], float]

@@ -50,7 +50,8 @@ _INT_RANGES = {
     **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
     **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
 }
-_FLOAT_MAX = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": float("inf")}
+_INF = float("inf")
+_FLOAT_MAX = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": _INF}
 V2_DATATYPES = ("BOOL", *_INT_RANGES, *_FLOAT_MAX, "BYTES")
 """the Open Inference Protocol's tensor datatypes"""
 _NUMBERS = frozenset([*_INT_RANGES, *_FLOAT_MAX])
@@ -104,18 +105,16 @@ def v1_rows(payload: dict[str, Any]) -> tuple[str, Any]:
     return "inputs", payload["inputs"]
 
 
-def v2_columns(
-    payload: dict[str, Any], names: list[str] | None, types: dict[str, str] | None = None
-) -> dict[str, list[Any]]:
-    """The request's tensors as columns (name -> values). ``names``: the model's inputs in
-    signature order (None without a signature); ``types``: their signature types."""
+def v2_columns(payload: dict[str, Any], inputs: dict[str, str] | None) -> dict[str, list[Any]]:
+    """The request's tensors as columns (name -> values). ``inputs``: the model's inputs in
+    signature order -> their signature types (None without a signature)."""
     for key in payload:
         if key not in _V2_KEYS:
             raise _problem(key, f"unknown key{suggest(key, _V2_KEYS)}", key)
     tensors = payload.get("inputs")
     if not isinstance(tensors, list) or not tensors:
         raise _problem("inputs", "must be a non-empty list of input tensors", "inputs")
-    types = types or {}
+    types = inputs or {}
     columns: dict[str, list[Any]] = {}
     given: dict[str, int] = {}
     for i, tensor in enumerate(tensors):
@@ -126,9 +125,9 @@ def v2_columns(
                 f"{where}.name", f"input {name!r} is given twice (inputs[{given[name]}] too)", name
             )
         given[name] = i
-        if len(shape) == 2 and shape[1] > 1 and len(tensors) == 1 and names is not None:
-            matrix = _matrix(data, shape, names, where)
-            for column in names:
+        if len(shape) == 2 and shape[1] > 1 and len(tensors) == 1 and inputs is not None:
+            matrix = _matrix(data, shape, list(inputs), where)
+            for column in inputs:
                 _suits(datatype, column, types, where)
             return matrix
         if len(shape) != 1 and (len(shape) != 2 or shape[1] != 1):
@@ -218,7 +217,10 @@ def _fits(values: list[Any], datatype: str, where: str, name: str) -> None:
         ok = kinds <= {int} and all(low <= v <= high for v in values if v is not None)
     elif datatype in _FLOAT_MAX:
         top = _FLOAT_MAX[datatype]
-        ok = kinds <= {int, float} and all(abs(v) <= top for v in values if v is not None)
+        # FP64, the usual datatype, has no bound to check (orjson refuses NaN and infinity)
+        ok = kinds <= {int, float} and (
+            top == _INF or all(abs(v) <= top for v in values if v is not None)
+        )
     else:
         ok = kinds <= ({bool} if datatype == "BOOL" else {str})
     if ok:

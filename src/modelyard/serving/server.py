@@ -327,12 +327,7 @@ class ModelServer:
                     deployment=name,
                     version=version,
                 )
-            schema = entry.schema
-            columns = v2_columns(
-                payload,
-                schema.request_names if schema.names else None,
-                schema.request_types if schema.names else None,
-            )
+            columns = v2_columns(payload, entry.schema.request_types)
             rows, keys = entry.schema.from_columns(columns, "inputs")
             call.rows = rows
             scored = await self._score(call, entry, rows, keys)
@@ -645,12 +640,13 @@ class _Call:
         self.variant = variant
         return variant
 
-    def _series(self) -> tuple[str, int | None, str]:
-        """model, version and variant, as far as the request got ("" / None before)."""
+    def _labels(self) -> tuple[str, str, str, str]:
+        """deployment, model, version and variant, as far as the request got ("" before)."""
         entry, variant = self.entry, self.variant
         return (
+            self.deployment.name if self.deployment else self.name,
             entry.name if entry else "",
-            entry.version if entry else None,
+            str(entry.version) if entry else "",
             variant.name if variant else "",
         )
 
@@ -671,7 +667,6 @@ class _Call:
         metrics.request(dep.name, entry.name, entry.version, variant.name).observe(
             seconds, len(ids)
         )
-        metrics.count(dep.name, entry.name, entry.version, variant.name, 200)
         server.log_rows(entry, variant.name, ids, scored.rows, scored, seconds * 1000, None)
         headers = self._headers()
         if scored.cache_hits:
@@ -685,16 +680,8 @@ class _Call:
             str(exc.details.get("reason", "overloaded")) if isinstance(exc, OverloadedError) else
             "too_large" if status == 413 else "error"
         )  # fmt: skip
-        dep_name = self.deployment.name if self.deployment else self.name
-        server.metrics.error(dep_name, *self._series(), kind)
+        server.metrics.failure(self._labels(), status, kind)
         entry, variant = self.entry, self.variant
-        server.metrics.count(
-            dep_name,
-            entry.name if entry else "",
-            entry.version if entry else None,
-            variant.name if variant else "",
-            status,
-        )
         if entry is not None and variant is not None:
             n = len(self.rows) if self.rows else 1
             latency_ms = (time.perf_counter() - self.start) * 1000
