@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -184,4 +185,24 @@ def test_concurrent_checks_open_one_alert(metadata_uri: str) -> None:
     assert not errors
     [alert] = store.monitoring.list_alerts()
     assert alert.occurrences == 16
+    store.close()
+
+
+def test_open_alerts_are_counted_per_monitor_beyond_a_page(metadata_uri: str) -> None:
+    store = open_metadata_store(metadata_uri)
+    meta = store.monitoring
+    for name in ("m", "n"):
+        meta.apply_monitor(name, "fraud", {**SPEC, "name": name}, actor="ann")
+    rules = [
+        RuleObservation(f"r{i} < 1", f"r{i}", "performance", 0.5, 1.0, "<", True, message="low")
+        for i in range(101)
+    ]
+    meta.record_check(_check("m", status="alerting"), rules, actor="x")
+    meta.record_check(_check("n", status="alerting"), rules[:2], actor="x")
+    meta.record_check(
+        _check("n", ts=2000), [dataclasses.replace(rules[0], breached=False)], actor="x"
+    )
+    assert len(meta.list_alerts(monitor="m", status="open")) == 100  # one page
+    assert len(meta.list_alerts(monitor="m", status="open", limit=None)) == 101
+    assert meta.count_open_alerts() == {"m": 101, "n": 1}
     store.close()

@@ -104,10 +104,10 @@ def _summary(record: Any) -> str:
 @reads_workspace
 def show_cmd(ws: Any, name: str, kind: str, version: int | None, as_json: bool) -> None:
     """Show a definition, its versions and (for views) its materializations."""
-    meta = ws.metadata.features
-    record = meta.get_definition(_KINDS[kind], name, version)
-    versions = meta.list_versions(_KINDS[kind], name)
-    runs = meta.list_materializations(name, limit=5) if kind == "view" else []
+    store = _store(ws)
+    record = store.get_definition(_KINDS[kind], name, version)
+    versions = store.list_versions(_KINDS[kind], name)
+    runs = store.list_materializations(name, limit=5) if kind == "view" else []
     if as_json:
         print_json(
             {

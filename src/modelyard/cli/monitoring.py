@@ -56,13 +56,11 @@ def apply_cmd(ws: Any, path: str, as_json: bool) -> None:
 @reads_workspace
 def list_cmd(ws: Any, as_json: bool) -> None:
     """List monitors with their latest check and open alerts."""
-    from modelyard.monitoring import list_monitors
+    from modelyard.monitoring import monitor_statuses
 
-    store = ws.metadata.monitoring
     rows: list[dict[str, Any]] = []
-    for m in list_monitors(ws):
-        last = next(iter(store.list_checks(m.name, limit=1)), None)
-        open_alerts = store.list_alerts(monitor=m.name, status="open")
+    for status in monitor_statuses(ws):
+        m, last = status.monitor, status.last_check
         rows.append(
             {
                 "name": m.name,
@@ -72,7 +70,7 @@ def list_cmd(ws: Any, as_json: bool) -> None:
                 "every": m.spec.schedule.every,
                 "last_check": last.started_at if last else None,
                 "status": last.status if last else "never run",
-                "open_alerts": len(open_alerts),
+                "open_alerts": status.open_alerts,
                 "retrain": ",".join(m.spec.retrain.on) if m.spec.retrain else "",
             }
         )
@@ -116,20 +114,18 @@ def list_cmd(ws: Any, as_json: bool) -> None:
 @reads_workspace
 def show_cmd(ws: Any, name: str, version: int | None, as_json: bool) -> None:
     """Show a monitor: its spec (secrets hidden), recent checks, open alerts, retrains."""
-    from modelyard.monitoring import get_monitor, redacted
+    from modelyard.monitoring import get_monitor, monitor_history, redacted
 
     m = get_monitor(ws, name, version)
-    store = ws.metadata.monitoring
-    checks = store.list_checks(name, limit=10)
-    alerts = store.list_alerts(monitor=name, status="open")
-    retrains = store.list_retrains(name, limit=5)
+    history = monitor_history(ws, name)
+    checks, alerts, retrains = history.checks, history.open_alerts, history.retrains
     spec = redacted(m.record.spec)
     if as_json:
         print_json(
             {
                 **m.record.to_dict(),
                 "spec": spec,
-                "versions": [r.version for r in store.list_monitor_versions(name)],
+                "versions": history.versions,
                 "checks": [c.to_dict() for c in checks],
                 "open_alerts": [a.to_dict() for a in alerts],
                 "retrains": [r.to_dict() for r in retrains],
@@ -383,9 +379,9 @@ def alerts_cmd(
     ws: Any, only_open: bool, monitor_name: str | None, limit: int, as_json: bool
 ) -> None:
     """List alerts, newest first."""
-    alerts = ws.metadata.monitoring.list_alerts(
-        monitor=monitor_name, status="open" if only_open else None, limit=limit
-    )
+    from modelyard.monitoring import list_alerts
+
+    alerts = list_alerts(ws, monitor=monitor_name, only_open=only_open, limit=limit)
     if as_json:
         print_json([a.to_dict() for a in alerts])
         return

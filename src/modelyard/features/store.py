@@ -72,15 +72,20 @@ class FeatureStore:
         return applied
 
     def get_entity(self, name: str, version: int | None = None) -> Entity:
-        return Entity.model_validate(self._record("entity", name, version).spec)
+        return Entity.model_validate(self.get_definition("entity", name, version).spec)
 
     def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
-        return FeatureView.model_validate(self._record("feature_view", name, version).spec)
+        return FeatureView.model_validate(self.get_definition("feature_view", name, version).spec)
 
     def get_feature_service(self, name: str, version: int | None = None) -> FeatureService:
-        return FeatureService.model_validate(self._record("feature_service", name, version).spec)
+        return FeatureService.model_validate(
+            self.get_definition("feature_service", name, version).spec
+        )
 
-    def _record(self, kind: str, name: str, version: int | None) -> FeatureDefinitionRecord:
+    def get_definition(
+        self, kind: str, name: str, version: int | None = None
+    ) -> FeatureDefinitionRecord:
+        """The stored record of a definition (``kind``: entity, feature_view, feature_service)."""
         return self.workspace.metadata.features.get_definition(kind, name, version)
 
     def list_definitions(self, kind: str | None = None) -> list[FeatureDefinitionRecord]:
@@ -89,6 +94,10 @@ class FeatureStore:
 
     def list_versions(self, kind: str, name: str) -> list[FeatureDefinitionRecord]:
         return self.workspace.metadata.features.list_versions(kind, name)
+
+    def list_materializations(self, view: str, limit: int = 100) -> list[Materialization]:
+        """Materializations of a view, newest first."""
+        return self.workspace.metadata.features.list_materializations(view, limit=limit)
 
     def resolve(
         self, features: str | Sequence[str], *, full_feature_names: bool = False

@@ -49,11 +49,16 @@ from modelyard.monitoring.feedback import FeedbackResult, record_feedback, recor
 from modelyard.monitoring.monitors import (
     AppliedMonitor,
     Monitor,
+    MonitorHistory,
+    MonitorStatus,
     apply_monitors,
     delete_monitor,
     get_monitor,
+    list_alerts,
     list_monitors,
     load_monitor_specs,
+    monitor_history,
+    monitor_statuses,
     redacted,
 )
 from modelyard.monitoring.performance import (
@@ -77,6 +82,11 @@ from modelyard.monitoring.window import (
 )
 
 __all__ = [
+    "monitor_statuses",
+    "monitor_history",
+    "list_alerts",
+    "MonitorStatus",
+    "MonitorHistory",
     "BINS",
     "CATEGORICAL_METHODS",
     "CORRECTIONS",

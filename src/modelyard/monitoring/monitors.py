@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from modelyard.entities.monitoring import MonitorRecord
+from modelyard.entities.monitoring import Alert, CheckRecord, MonitorRecord, RetrainRecord
 from modelyard.entities.specs import Problems, load_yaml, problems_from
 from modelyard.errors import ModelyardError, NotFoundError, SpecError
 from modelyard.monitoring.spec import MonitorSpec
@@ -24,11 +24,16 @@ from modelyard.storage import Workspace
 __all__ = [
     "AppliedMonitor",
     "Monitor",
+    "MonitorHistory",
+    "MonitorStatus",
     "apply_monitors",
     "delete_monitor",
     "get_monitor",
+    "list_alerts",
     "list_monitors",
     "load_monitor_specs",
+    "monitor_history",
+    "monitor_statuses",
     "redacted",
 ]
 
@@ -198,3 +203,62 @@ def redacted(spec: Mapping[str, Any]) -> dict[str, Any]:
         for s in spec.get("sinks", [])
     ]
     return out
+
+
+@dataclass(frozen=True)
+class MonitorStatus:
+    """A monitor at a glance: its latest check (None before the first) and open alerts."""
+
+    monitor: Monitor
+    last_check: CheckRecord | None
+    open_alerts: int
+
+
+def monitor_statuses(workspace: Workspace) -> list[MonitorStatus]:
+    """Every monitor with its latest check and how many of its alerts are open."""
+    store = workspace.metadata.monitoring
+    open_alerts = store.count_open_alerts()
+    return [
+        MonitorStatus(
+            m,
+            next(iter(store.list_checks(m.name, limit=1)), None),
+            open_alerts.get(m.name, 0),
+        )
+        for m in list_monitors(workspace)
+    ]
+
+
+@dataclass(frozen=True)
+class MonitorHistory:
+    """What a monitor has done: its definition's versions, recent checks, open alerts and
+    recent retrains (newest first)."""
+
+    versions: list[int]
+    checks: list[CheckRecord]
+    open_alerts: list[Alert]
+    retrains: list[RetrainRecord]
+
+
+def monitor_history(
+    workspace: Workspace, name: str, *, checks: int = 10, retrains: int = 5
+) -> MonitorHistory:
+    store = workspace.metadata.monitoring
+    return MonitorHistory(
+        [r.version for r in store.list_monitor_versions(name)],
+        store.list_checks(name, limit=checks),
+        store.list_alerts(monitor=name, status="open", limit=None),
+        store.list_retrains(name, limit=retrains),
+    )
+
+
+def list_alerts(
+    workspace: Workspace,
+    *,
+    monitor: str | None = None,
+    only_open: bool = False,
+    limit: int | None = 50,
+) -> list[Alert]:
+    """Alerts, newest first (``limit=None``: all)."""
+    return workspace.metadata.monitoring.list_alerts(
+        monitor=monitor, status="open" if only_open else None, limit=limit
+    )

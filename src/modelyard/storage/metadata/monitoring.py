@@ -461,7 +461,7 @@ class MonitoringStore:
         *,
         monitor: str | None = None,
         status: str | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
     ) -> list[Alert]:
         """Alerts, newest first (``status``: open or resolved)."""
         if status not in (None, ALERT_OPEN, ALERT_RESOLVED):
@@ -479,6 +479,15 @@ class MonitoringStore:
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(a.id.desc()).limit(limit))
             return [_alert(r) for r in rows]
+
+    def count_open_alerts(self) -> dict[str, int]:
+        """Open alerts per monitor (monitors with none are absent)."""
+        a = t.monitor_alerts.c
+        query = (
+            sa.select(a.monitor, sa.func.count()).where(a.status == ALERT_OPEN).group_by(a.monitor)
+        )
+        with self.db.read() as conn:
+            return {str(name): int(n) for name, n in conn.execute(query)}
 
     def get_check(self, check_id: int) -> CheckRecord:
         with self.db.read() as conn:
